@@ -1,0 +1,1 @@
+"""AWS DR Pipelines: policy, planners, resource kinds and Airflow glue."""

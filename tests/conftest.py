@@ -1,0 +1,121 @@
+"""Shared fixtures: a moto server on a free port, Airflow pointed at a temporary home.
+
+Environment is set at import time, before any test module imports airflow: AIRFLOW_HOME is a
+fresh temporary directory, the DAGs folder is this project's, and ``aws_default`` points at the
+moto server this session starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="awsdr-test-home-"))
+MOTO_PORT = free_port()
+MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
+        "AIRFLOW_CONN_AWS_DEFAULT": (
+            '{"conn_type": "aws", "extra": {"endpoint_url": "%s", "region_name": "ap-northeast-2"}}' % MOTO_URL
+        ),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "ap-northeast-2",
+        "AWSDR_POLICY": os.environ.get("AWSDR_TEST_POLICY", str(ROOT / "include" / "dr_policy.yaml")),
+    }
+)
+for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_var, None)
+
+PRIMARY = "ap-northeast-2"
+DR = "ap-northeast-1"
+
+
+def _wait_http(url: str, timeout: float = 30.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def start_moto(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``moto_server`` on 127.0.0.1:port and wait until it answers."""
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    _wait_http(f"http://127.0.0.1:{port}/moto-api/")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """The session's moto server URL (one process for the whole run)."""
+    proc = start_moto(MOTO_PORT, _AIRFLOW_HOME / "moto.log")
+    yield MOTO_URL
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def reset_moto(url: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30).read()
+
+
+@pytest.fixture
+def moto(moto_server):
+    """A clean emulator for this test."""
+    reset_moto(moto_server)
+    yield moto_server
+    reset_moto(moto_server)
+
+
+@pytest.fixture
+def ctx(moto):
+    """An :class:`awsdr.aws.context.AwsContext` talking to the clean emulator."""
+    from awsdr.aws.context import AwsContext
+
+    return AwsContext.from_boto3(endpoint_url=moto)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
