@@ -42,7 +42,7 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
         "AIRFLOW_CONN_AWS_DEFAULT": (
-            '{"conn_type": "aws", "extra": {"endpoint_url": "%s", "region_name": "ap-northeast-2"}}' % MOTO_URL
+            f'{{"conn_type": "aws", "extra": {{"endpoint_url": "{MOTO_URL}", "region_name": "ap-northeast-2"}}}}'
         ),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -119,3 +119,21 @@ def ctx(moto):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Migrate the SQLite metadata DB once for the session (dag.test() needs it)."""
+    subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"], check=True, env=os.environ.copy(), capture_output=True
+    )
+
+
+@pytest.fixture
+def demo_estate(ctx, moto):
+    """The demo estate of scripts/seed_demo.py on the clean emulator; returns the AwsContext."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from seed_demo import Seeder
+
+    Seeder(moto).run()
+    return ctx

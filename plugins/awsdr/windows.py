@@ -137,9 +137,13 @@ class NameRule:
 
 #: RDS DB snapshot / cluster snapshot identifiers: 1-255, letters/digits/hyphens, first a letter,
 #: no two consecutive hyphens, no trailing hyphen; AWS stores them lowercase.
-RDS_SNAPSHOT = NameRule(max_len=255, allowed="a-z0-9-", lowercase=True, first_letter=True, no_double_hyphen=True)
+RDS_SNAPSHOT = NameRule(
+    max_len=255, allowed="a-z0-9-", lowercase=True, first_letter=True, no_double_hyphen=True
+)
 #: RDS DB instance / cluster identifiers (used for restores): 1-63.
-RDS_INSTANCE = NameRule(max_len=63, allowed="a-z0-9-", lowercase=True, first_letter=True, no_double_hyphen=True)
+RDS_INSTANCE = NameRule(
+    max_len=63, allowed="a-z0-9-", lowercase=True, first_letter=True, no_double_hyphen=True
+)
 #: EC2 AMI names: 3-128 of letters, digits, ( ) [ ] space . / - ' @ _
 AMI_NAME = NameRule(max_len=128, min_len=3, allowed=r"a-zA-Z0-9()\[\] ./'@_-")
 #: DynamoDB backup and table names: 3-255 of [a-zA-Z0-9_.-].

@@ -20,7 +20,9 @@ def _volume(ctx, tags):
     vol = ec2.create_volume(
         AvailabilityZone=f"{PRIMARY}a",
         Size=8,
-        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+        TagSpecifications=[
+            {"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ],
     )
     return vol["VolumeId"]
 
@@ -42,7 +44,8 @@ def test_capture_is_found_again_and_refreshes(ctx):
     [res] = kind.discover(ctx, PRIMARY, {"dr-plan": "gold"})
     tags = point_tags(plan="gold", window=W, source=vid, captured_at=CAP, kind="ebs")
     point = kind.capture(ctx, res, "gold", W, tags)
-    assert point.source_id == vid and point.window == W
+    assert point.source_id == vid
+    assert point.window == W
     existing = kind.find_existing(ctx, PRIMARY, "gold", W)
     assert set(existing) == {vid}
     assert existing[vid].point_id == point.point_id

@@ -12,13 +12,14 @@ No Airflow imports here: kinds are driven by operators and by tests alike.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from awsdr.aws.context import chunks, tag_dict
 from awsdr.windows import format_window, is_product_made, parse_window
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from awsdr.aws.context import AwsContext
 
 # Point status values (normalised across services).

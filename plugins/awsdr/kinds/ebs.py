@@ -7,8 +7,17 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from awsdr.aws.context import error_code, tag_dict, tag_list
-from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, MISSING, CaptureError, Kind, RecoveryPoint, Resource
-from awsdr.kinds.base import point_from_tags
+from awsdr.kinds.base import (
+    AVAILABLE,
+    CREATING,
+    FAILED,
+    MISSING,
+    CaptureError,
+    Kind,
+    RecoveryPoint,
+    Resource,
+    point_from_tags,
+)
 from awsdr.windows import TAG_PLAN, TAG_VALUE, TAG_WINDOW, format_window, point_name
 
 if TYPE_CHECKING:

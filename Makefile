@@ -1,0 +1,38 @@
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+
+.PHONY: help venv run test lint demo bench schema clean
+
+help:
+	@echo "make run    - emulator + demo estate + Airflow UI on http://127.0.0.1:8080 (admin/admin)"
+	@echo "make test   - lint, types and the whole test suite"
+	@echo "make demo   - one headless DR cycle on the emulator with a printed report"
+	@echo "make bench  - benchmarks; JSON results under bench/results/"
+
+venv:
+	@bash scripts/bootstrap.sh
+
+run: venv
+	@bash scripts/run.sh
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	MYPYPATH=plugins .venv/bin/mypy plugins/awsdr
+
+test: venv lint
+	.venv/bin/pytest -p no:cacheprovider -q $(PYTEST_ARGS)
+
+demo: venv
+	@bash scripts/demo.sh
+
+bench: venv
+	@mkdir -p bench/results
+	PYTHONPATH=plugins $(PY) bench/run_all.py
+
+schema: venv
+	PYTHONPATH=plugins $(PY) -m awsdr.policy --schema > include/dr_policy.schema.json
+
+clean:
+	rm -rf .airflow .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1347 @@
+"""The DR policy: model, loader and validator.
+
+The policy file (default ``include/dr_policy.yaml``; ``AWSDR_POLICY`` names another) says what
+to protect, how often, where to copy it and how long to keep it. This module turns it into frozen
+dataclasses (:class:`Policy`, :class:`Plan`, ...) or raises exactly one :class:`PolicyError` that
+names the file, the line, the field and what was expected, so a DAG file importing a bad policy
+fails with one readable line and nothing touches AWS.
+
+How it works:
+
+1. The YAML is *composed* into nodes (``yaml.compose`` with a ``SafeLoader`` subclass), so every
+   key and value keeps its line. Walking the nodes builds plain Python data, rejects duplicate
+   keys, non-string keys and unknown tags, and records the line of every path.
+2. The data is validated while the dataclasses are built. The first problem raises with the path
+   of the offending value (or, for a missing key, the path of its parent mapping).
+3. If that passed, the data is also checked against :func:`policy_json_schema` (the JSON Schema
+   generated from the same key tables, constants and defaults as the validator), as a second line
+   of defence against the two drifting apart.
+
+The key tables below (``_POLICY_KEYS``, ``_PLAN_KEYS``, ...) are the single source of truth for
+allowed keys, required keys, defaults and documentation; ``python -m awsdr.policy --schema``
+prints the schema committed as ``include/dr_policy.schema.json``.
+
+Pure Python: no Airflow and no boto3 imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import difflib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from croniter import CroniterBadDateError, croniter
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "AWS_REGIONS",
+    "DEFAULT_COPY_QUOTAS",
+    "DEFAULT_POLICY_PATH",
+    "POLICY_ENV_VAR",
+    "RESOURCE_TYPES",
+    "Gfs",
+    "Plan",
+    "Policy",
+    "PolicyError",
+    "Retention",
+    "Selector",
+    "Vault",
+    "Verify",
+    "load_policy",
+    "parse_duration",
+    "parse_policy",
+    "policy_json_schema",
+]
+
+# --------------------------------------------------------------------------------------------
+# Constants (shared by the validator and the JSON Schema)
+# --------------------------------------------------------------------------------------------
+
+#: Resource types a plan can select, in a stable order.
+RESOURCE_TYPES: tuple[str, ...] = ("ebs", "ec2", "rds", "aurora", "dynamodb", "s3")
+
+#: Real AWS region names: commercial, GovCloud and China partitions.
+AWS_REGIONS: frozenset[str] = frozenset(
+    {
+        # North America
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "ca-west-1",
+        "mx-central-1",
+        # South America
+        "sa-east-1",
+        # Europe
+        "eu-central-1",
+        "eu-central-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-north-1",
+        # Middle East and Africa
+        "il-central-1",
+        "me-south-1",
+        "me-central-1",
+        "af-south-1",
+        # Asia Pacific
+        "ap-east-1",
+        "ap-east-2",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        # GovCloud (US)
+        "us-gov-west-1",
+        "us-gov-east-1",
+        # China
+        "cn-north-1",
+        "cn-northwest-1",
+    }
+)
+
+#: Environment variable naming the policy file.
+POLICY_ENV_VAR = "AWSDR_POLICY"
+#: The policy used when neither a path nor ``AWSDR_POLICY`` is given.
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "include" / "dr_policy.yaml"
+
+#: Concurrent cross-region copy jobs per resource type (AWS service quotas are per region).
+DEFAULT_COPY_QUOTAS: Mapping[str, int] = {
+    "ebs": 20,
+    "ec2": 20,
+    "rds": 20,
+    "aurora": 5,
+    "dynamodb": 10,
+    "s3": 10,
+}
+
+GFS_CLASSES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "yearly")
+
+# Patterns are written so that Python's ``re`` and ECMA-262 (JSON Schema) agree: ASCII classes,
+# no named groups, no Python-only anchors. The validator uses ``re.fullmatch`` with them.
+PLAN_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+DURATION_PATTERN = r"^P(?!$)([0-9]+W)?([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?$"
+CRON_PATTERN = r"^\s*\S+(\s+\S+){4}\s*$"
+DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
+BUCKET_PATTERN = (
+    r"^(?!xn--|sthree-|amzn-s3-demo-)"
+    r"(?!.*(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$)"
+    r"(?![0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$)"
+    r"(?!.*(\.\.|\.-|-\.))"
+    r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+)
+_KEY_ID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+_ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
+KMS_KEY_PATTERN = (
+    rf"^({_ALIAS}|{_KEY_ID}|arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{{12}}:(key/{_KEY_ID}|{_ALIAS}))$"
+)
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+ROLE_ARN_PATTERN = (
+    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$"
+)
+SNS_TOPIC_ARN_PATTERN = r"^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+
+_DURATION_EXPECTED = "an ISO-8601 duration in weeks, days, hours, minutes or seconds, e.g. PT30M, PT1H, P1D"
+_CRON_EXPECTED = "a 5-field cron expression (minute hour day month weekday), e.g. '0 * * * *'; quote it"
+_DATETIME_EXPECTED = "an ISO-8601 timestamp with a timezone, e.g. 2026-11-01T00:00:00Z"
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+
+
+class PolicyError(ValueError):
+    """An invalid policy: one line naming the file, the line, the field and what was expected.
+
+    ``str(err)`` is ``f"{file}:{line}: {field}: {message} (expected {expected})"``; when the line is
+    unknown (e.g. the file cannot be read) the ``:{line}`` part is left out.
+    """
+
+    def __init__(self, file: str, line: int | None, field: str, message: str, expected: str) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = _one_line(message)
+        self.expected = _one_line(expected)
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {field}: {self.message} (expected {self.expected})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.file, self.line, self.field, self.message, self.expected))
+
+
+@dataclass(frozen=True)
+class Gfs:
+    """Grandfather-father-son retention: how many recovery points to keep per class.
+
+    A point is kept if it is among the newest ``n`` of any class it belongs to (the newest point of
+    each hour, day, ISO week, month, year).
+    """
+
+    hourly: int = 0
+    daily: int = 0
+    weekly: int = 0
+    monthly: int = 0
+    yearly: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by class name, zeros included, in :data:`GFS_CLASSES` order."""
+        return {name: getattr(self, name) for name in GFS_CLASSES}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Retention in the primary region and in the DR regions."""
+
+    primary: Gfs
+    dr: Gfs
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which resources a plan protects: those carrying *all* ``tags``, of one of ``types``."""
+
+    tags: dict[str, str]
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Restore verification: when it runs and how many resources it restores (None: all)."""
+
+    schedule: str = "0 3 * * *"
+    sample: int | None = None
+
+
+@dataclass(frozen=True)
+class Vault:
+    """A separate account whose vault receives cross-account copies (``aws_dr_vault``)."""
+
+    account_id: str
+    role_arn: str
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One protection plan; becomes ``dr_backup_<name>`` and ``dr_copy_<name>``.
+
+    ``start_date`` and ``max_catchup`` are always set: a plan that does not give them inherits the
+    policy-level values at load time.
+    """
+
+    name: str
+    schedule: str
+    copy_schedule: str
+    rpo: timedelta
+    rto: timedelta
+    start_date: datetime
+    max_catchup: int
+    select: Selector
+    retention: Retention
+    ec2_reboot: bool
+    verify: Verify
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole policy file, validated, with every default filled in."""
+
+    source_path: str
+    version: int
+    timezone: str
+    primary_region: str
+    dr_regions: tuple[str, ...]
+    catalog_bucket: str
+    kms_keys: dict[str, str]
+    start_date: datetime
+    max_catchup: int
+    late_after: timedelta
+    copy_quotas: dict[str, int]
+    region_concurrency: int
+    orphan_grace: timedelta
+    max_delete_fraction: float
+    sns_topic_arn: str | None
+    vault: Vault | None
+    plans: dict[str, Plan]
+    failover: dict[str, Any] | None = field(default=None)
+
+    @property
+    def catalog_region(self) -> str:
+        """The region of the catalog bucket: the first DR region."""
+        return self.dr_regions[0]
+
+    def plan(self, name: str) -> Plan:
+        """The plan called ``name``; ``KeyError`` naming the defined plans if there is none."""
+        try:
+            return self.plans[name]
+        except KeyError:
+            known = ", ".join(self.plans) or "none"
+            raise KeyError(f"no plan {name!r} in {self.source_path} (plans: {known})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Durations
+# --------------------------------------------------------------------------------------------
+
+_DURATION_RE = re.compile(DURATION_PATTERN)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse an ISO-8601 duration such as ``PT30M``, ``PT1H``, ``P1D``, ``P1W`` or ``P1DT2H``.
+
+    Only units of fixed length are accepted (weeks, days, hours, minutes, whole seconds). Years and
+    months (``P1Y``, ``P6M``) are refused because their length varies: write days instead.
+
+    :raises ValueError: with a message saying what is wrong.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"not a duration: {text!r}")
+    raw = text.strip()
+    date_part = raw[1:].split("T", 1)[0] if raw.startswith("P") else ""
+    if "Y" in date_part or "M" in date_part:
+        unit = "years" if "Y" in date_part else "months"
+        raise ValueError(
+            f"{text!r} uses {unit}, which have no fixed length; use days instead, e.g. P365D or P30D"
+        )
+    match = _DURATION_RE.fullmatch(raw)
+    if match is None:
+        raise ValueError(f"{text!r} is not an ISO-8601 duration")
+    weeks, days, _, hours, minutes, seconds = (
+        int(g[:-1]) if g and g[0] != "T" else 0 for g in match.groups()
+    )
+    try:
+        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
+
+
+def format_duration(value: timedelta) -> str:
+    """The ISO-8601 form of a whole-second ``timedelta`` (``P1DT2H``, ``PT30M``, ``PT0S``)."""
+    total = int(value.total_seconds())
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    out = "P" + (f"{days}D" if days else "")
+    clock = (
+        (f"{hours}H" if hours else "")
+        + (f"{minutes}M" if minutes else "")
+        + (f"{seconds}S" if seconds else "")
+    )
+    if clock or not days:
+        out += "T" + (clock or "0S")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Key tables: allowed keys, required keys, raw defaults, docs and JSON Schema fragments
+# --------------------------------------------------------------------------------------------
+
+_ABSENT: Any = object()
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One allowed key of a mapping: its schema fragment, documentation and raw YAML default."""
+
+    schema: dict[str, Any]
+    doc: str
+    required: bool = False
+    #: The default as it would be written in YAML (parsed by the same code as user values);
+    #: ``_ABSENT`` means the field is None when the key is absent (or, if required, an error).
+    default: Any = _ABSENT
+
+
+def _str_schema(pattern: str | None = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "string"}
+    if pattern is not None:
+        out["pattern"] = pattern
+    out.update(extra)
+    return out
+
+
+def _int_schema(minimum: int | None = None, maximum: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "integer"}
+    if minimum is not None:
+        out["minimum"] = minimum
+    if maximum is not None:
+        out["maximum"] = maximum
+    return out
+
+
+def _object_schema(keys: Mapping[str, _Key]) -> dict[str, Any]:
+    """The schema of a mapping with a fixed set of keys."""
+    props: dict[str, Any] = {}
+    for name, spec in keys.items():
+        prop = copy.deepcopy(spec.schema)
+        prop["description"] = spec.doc
+        if spec.default is not _ABSENT:
+            prop["default"] = copy.deepcopy(spec.default)
+        props[name] = prop
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
+    required = [name for name, spec in keys.items() if spec.required]
+    if required:
+        out["required"] = required
+    return out
+
+
+_REGION_SCHEMA = _str_schema(enum=sorted(AWS_REGIONS))
+_DURATION_SCHEMA = _str_schema(DURATION_PATTERN)
+_CRON_SCHEMA = _str_schema(CRON_PATTERN)
+_DATETIME_SCHEMA = _str_schema(DATETIME_PATTERN)
+_REGION_LIST_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": _REGION_SCHEMA,
+    "minItems": 1,
+    "uniqueItems": True,
+}
+
+_GFS_KEYS: dict[str, _Key] = {
+    name: _Key(_int_schema(0), f"how many {name} recovery points to keep (the newest point of each {unit})")
+    for name, unit in zip(GFS_CLASSES, ("hour", "day", "ISO week", "month", "year"), strict=True)
+}
+
+_RETENTION_KEYS: dict[str, _Key] = {
+    "primary": _Key(
+        _object_schema(_GFS_KEYS), "GFS counts for points in the primary region", default={"daily": 7}
+    ),
+    "dr": _Key(
+        _object_schema(_GFS_KEYS),
+        "GFS counts for copies in each DR region",
+        default={"daily": 14, "weekly": 8, "monthly": 12},
+    ),
+}
+
+_SELECT_KEYS: dict[str, _Key] = {
+    "tags": _Key(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"minLength": 1, "maxLength": 128},
+            "additionalProperties": _str_schema(maxLength=256),
+        },
+        "resources carrying ALL these tags (key: value) are protected",
+        required=True,
+    ),
+    "types": _Key(
+        {"type": "array", "items": {"enum": list(RESOURCE_TYPES)}, "minItems": 1, "uniqueItems": True},
+        "resource types to protect",
+        default=list(RESOURCE_TYPES),
+    ),
+}
+
+_EC2_KEYS: dict[str, _Key] = {
+    "reboot": _Key(
+        {"type": "boolean"}, "reboot EC2 instances for file-system-consistent images", default=False
+    ),
+}
+
+_VERIFY_KEYS: dict[str, _Key] = {
+    "schedule": _Key(_CRON_SCHEMA, "cron schedule of restore verification", default="0 3 * * *"),
+    "sample": _Key(_int_schema(1), "how many resources to restore per run (absent: all)"),
+}
+
+_PLAN_KEYS: dict[str, _Key] = {
+    "schedule": _Key(_CRON_SCHEMA, "cron schedule of backups (policy timezone)", required=True),
+    "copy_schedule": _Key(_CRON_SCHEMA, "cron schedule of cross-region copies", default="30 */6 * * *"),
+    "rpo": _Key(_DURATION_SCHEMA, "recovery point objective (ISO-8601 duration)", required=True),
+    "rto": _Key(_DURATION_SCHEMA, "recovery time objective (ISO-8601 duration)", required=True),
+    "start_date": _Key(_DATETIME_SCHEMA, "first window of this plan (absent: the policy start_date)"),
+    "max_catchup": _Key(_int_schema(1), "missed windows to catch up (absent: the policy max_catchup)"),
+    "select": _Key(_object_schema(_SELECT_KEYS), "which resources this plan protects", required=True),
+    "retention": _Key(
+        _object_schema(_RETENTION_KEYS),
+        "how many recovery points to keep",
+        default={name: spec.default for name, spec in _RETENTION_KEYS.items()},
+    ),
+    "ec2": _Key(_object_schema(_EC2_KEYS), "EC2 options", default={}),
+    "verify": _Key(_object_schema(_VERIFY_KEYS), "restore verification options", default={}),
+}
+
+_VAULT_KEYS: dict[str, _Key] = {
+    "account_id": _Key(
+        {"anyOf": [_str_schema(ACCOUNT_ID_PATTERN), _int_schema(10**11, 10**12 - 1)]},
+        "12-digit id of the vault account",
+        required=True,
+    ),
+    "role_arn": _Key(
+        _str_schema(ROLE_ARN_PATTERN), "role in the vault account assumed for copies", required=True
+    ),
+    "regions": _Key(_REGION_LIST_SCHEMA, "DR regions whose copies go to the vault (absent: all)"),
+}
+
+_NOTIFICATION_KEYS: dict[str, _Key] = {
+    "sns_topic_arn": _Key(_str_schema(SNS_TOPIC_ARN_PATTERN), "SNS topic for alerts (absent: no SNS)"),
+}
+
+_POLICY_KEYS: dict[str, _Key] = {
+    "version": _Key({"type": "integer", "const": 1}, "policy format version (1)", required=True),
+    "timezone": _Key(_str_schema(), "IANA timezone of the cron schedules", default="UTC"),
+    "primary_region": _Key(_REGION_SCHEMA, "region of the protected workloads", required=True),
+    "dr_regions": _Key(
+        _REGION_LIST_SCHEMA, "regions receiving copies; the first holds the catalog", required=True
+    ),
+    "catalog_bucket": _Key(
+        _str_schema(BUCKET_PATTERN), "S3 bucket (first DR region) for manifests and audit", required=True
+    ),
+    "kms_keys": _Key(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": _REGION_SCHEMA,
+            "additionalProperties": _str_schema(KMS_KEY_PATTERN),
+        },
+        "KMS key (alias/..., key id or ARN) per DR region that copies are encrypted with",
+        required=True,
+    ),
+    "start_date": _Key(_DATETIME_SCHEMA, "first window of every plan", default="2026-01-01T00:00:00Z"),
+    "max_catchup": _Key(_int_schema(1), "missed windows the scheduler catches up after an outage", default=3),
+    "late_after": _Key(
+        _DURATION_SCHEMA, "a capture this long after its window is tagged late", default="PT15M"
+    ),
+    "copy_quotas": _Key(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                kind: {**_int_schema(1, 100), "default": quota} for kind, quota in DEFAULT_COPY_QUOTAS.items()
+            },
+        },
+        "concurrent copy jobs per resource type (given types override the defaults)",
+        default=dict(DEFAULT_COPY_QUOTAS),
+    ),
+    "region_concurrency": _Key(_int_schema(1, 100), "concurrent API workers per region", default=10),
+    "orphan_grace": _Key(
+        _DURATION_SCHEMA, "keep points of vanished resources this long before pruning", default="P90D"
+    ),
+    "max_delete_fraction": _Key(
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "pruning refuses to delete more than this fraction of a resource's points in one run",
+        default=0.5,
+    ),
+    "notifications": _Key(_object_schema(_NOTIFICATION_KEYS), "where alerts go", default={}),
+    "vault": _Key(_object_schema(_VAULT_KEYS), "cross-account vault (absent: copies stay in this account)"),
+    "plans": _Key(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": PLAN_NAME_PATTERN},
+            "additionalProperties": _object_schema(_PLAN_KEYS),
+        },
+        "protection plans by name (lowercase, digits, underscores; at most 40 characters)",
+        required=True,
+    ),
+    "failover": _Key({"type": "object"}, "failover runbook (free-form for now)"),
+}
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the policy file, built from the validator's key tables."""
+    schema = _object_schema(_POLICY_KEYS)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:awsdr:dr-policy:1",
+        "title": "AWS DR Pipelines policy",
+        "description": "include/dr_policy.yaml; generated by `python -m awsdr.policy --schema`.",
+        **schema,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# YAML: nodes -> plain data, with the line of every path
+# --------------------------------------------------------------------------------------------
+
+_PathT = tuple[str | int, ...]
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader used to compose nodes (with their marks) and to construct scalars."""
+
+
+class _Invalid(Exception):
+    """A validation failure at ``path``; turned into a :class:`PolicyError` with the path's line."""
+
+    def __init__(self, path: _PathT, message: str, expected: str, *, at_key: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+        self.expected = expected
+        self.at_key = at_key
+
+
+@dataclass
+class _Lines:
+    """1-based lines of the keys and values of a document, by path."""
+
+    key: dict[_PathT, int] = field(default_factory=dict)
+    value: dict[_PathT, int] = field(default_factory=dict)
+    collections: set[_PathT] = field(default_factory=set)
+
+    def line_for(self, path: _PathT, *, at_key: bool = False) -> int | None:
+        """The key's line (``at_key``, or a mapping/list value), else the value's line.
+
+        A path that does not exist (a missing key) gets the line of its nearest existing parent.
+        """
+        if path in self.value or path in self.key:
+            if path in self.key and (at_key or path in self.collections or path not in self.value):
+                return self.key[path]
+            return self.value[path]
+        parent = path
+        while parent:
+            parent = parent[:-1]
+            if parent in self.key:
+                return self.key[parent]
+            if parent in self.value:
+                return self.value[parent]
+        return None
+
+    def absorb(self, other: _Lines, prefix: _PathT, keys: set[str]) -> None:
+        """Copy ``other``'s entries under ``prefix + (k,)`` for ``k`` in ``keys`` (merge keys)."""
+        n = len(prefix)
+        for table, mine in ((other.key, self.key), (other.value, self.value)):
+            for p, line in table.items():
+                if len(p) > n and p[n] in keys:
+                    mine[p] = line
+        self.collections |= {p for p in other.collections if len(p) > n and p[n] in keys}
+
+
+def _dotted(path: _PathT) -> str:
+    """``("plans", "gold", "select", "types", 2)`` -> ``plans.gold.select.types[2]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<document>"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Walker:
+    """Turns composed nodes into dicts, lists and scalars, recording the line of every path."""
+
+    def __init__(self) -> None:
+        self.ctor = _Loader("")
+        self.lines = _Lines()
+        self._active: set[int] = set()
+
+    def walk(self, node: yaml.Node, path: _PathT, lines: _Lines | None = None) -> Any:
+        lines = self.lines if lines is None else lines
+        lines.value[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return self.ctor.construct_object(node, deep=True)
+            except yaml.YAMLError as err:
+                raise _Invalid(
+                    path, f"cannot read value: {_yaml_problem(err)}", "a plain YAML value"
+                ) from None
+        lines.collections.add(path)
+        if id(node) in self._active:
+            raise _Invalid(path, "recursive YAML alias", "a document without self-references")
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != _SEQ_TAG:
+                    raise _Invalid(path, f"unsupported YAML tag {node.tag}", "a plain list")
+                return [self.walk(item, (*path, i), lines) for i, item in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path, lines)
+            raise _Invalid(path, "unsupported YAML node", "a mapping, list or scalar")  # pragma: no cover
+        finally:
+            self._active.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: _PathT, lines: _Lines) -> dict[str, Any]:
+        if node.tag != _MAP_TAG:
+            raise _Invalid(path, f"unsupported YAML tag {node.tag}", "a plain mapping")
+        out: dict[str, Any] = {}
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merges.append(value_node)
+                continue
+            key = self._key(key_node, path, lines)
+            kp = (*path, key)
+            if key in out:
+                first = lines.key[kp]
+                lines.key[kp] = key_node.start_mark.line + 1
+                raise _Invalid(
+                    kp, f"duplicate key {key!r} (first at line {first})", "each key once", at_key=True
+                )
+            lines.key[kp] = key_node.start_mark.line + 1
+            out[key] = self.walk(value_node, kp, lines)
+        # YAML merge keys (<<: *base): explicit keys win; earlier merged mappings win over later.
+        for merge in merges:
+            sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+            for src in sources:
+                if not isinstance(src, yaml.MappingNode):
+                    raise _Invalid(
+                        (*path, "<<"), "a merge key must name a mapping", "<<: *anchor", at_key=True
+                    )
+                sub_lines = _Lines()
+                merged = self.walk(src, path, sub_lines)
+                new = {k for k in merged if k not in out}
+                out.update({k: merged[k] for k in merged if k in new})
+                lines.absorb(sub_lines, path, new)
+        return out
+
+    def _key(self, key_node: yaml.Node, path: _PathT, lines: _Lines) -> str:
+        line = key_node.start_mark.line + 1
+        if isinstance(key_node, yaml.ScalarNode):
+            key = self.ctor.construct_object(key_node, deep=True)
+            if isinstance(key, str):
+                return key
+            bad: _PathT = (*path, str(key_node.value))
+            lines.key[bad] = line
+            raise _Invalid(
+                bad,
+                f"key {key_node.value!r} is read as {_describe(key)}",
+                "a string key; quote it",
+                at_key=True,
+            )
+        bad = (*path, "?")
+        lines.key[bad] = line
+        raise _Invalid(bad, "a mapping key must be a plain string", "a string key", at_key=True)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """``problem`` of a YAML error, after its ``context`` (with the context's line if elsewhere)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        context = err.context or ""
+        if context and err.context_mark is not None and err.problem_mark is not None:
+            if err.context_mark.line != err.problem_mark.line:
+                context += f" (from line {err.context_mark.line + 1})"
+        parts = [p for p in (context, err.problem) if p]
+        return "; ".join(parts) or "invalid YAML"
+    return str(err)
+
+
+def _compose(text: str, source: str) -> tuple[Any, _Lines]:
+    """Parse ``text`` into plain data and the lines of its paths; YAML errors raise PolicyError."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise PolicyError(
+            source, line, "<yaml>", f"invalid YAML: {_yaml_problem(err)}", "valid YAML"
+        ) from None
+    except yaml.reader.ReaderError as err:
+        line = text[: err.position].count("\n") + 1
+        raise PolicyError(source, line, "<yaml>", f"invalid YAML: {err.reason}", "printable text") from None
+    except yaml.YAMLError as err:
+        raise PolicyError(source, None, "<yaml>", f"invalid YAML: {err}", "valid YAML") from None
+    if node is None:
+        raise PolicyError(
+            source, 1, "<document>", "the policy is empty", "a mapping with version, plans, ..."
+        )
+    walker = _Walker()
+    try:
+        data = walker.walk(node, ())
+    except _Invalid as inv:
+        raise _to_error(inv, walker.lines, source) from None
+    return data, walker.lines
+
+
+def _to_error(inv: _Invalid, lines: _Lines, source: str) -> PolicyError:
+    line = lines.line_for(inv.path, at_key=inv.at_key)
+    return PolicyError(source, line, _dotted(inv.path), inv.message, inv.expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Value checks
+# --------------------------------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, datetime):
+        return f"the timestamp {value.isoformat()}"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _suggest(word: str, choices: list[str] | tuple[str, ...] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _get(m: Mapping[str, Any], name: str, keys: Mapping[str, _Key]) -> Any:
+    """``m[name]``, else a fresh copy of the key's raw default (None when it has none)."""
+    if name in m:
+        return m[name]
+    default = keys[name].default
+    return None if default is _ABSENT else copy.deepcopy(default)
+
+
+def _keyed(value: Any, path: _PathT, keys: Mapping[str, _Key], what: str) -> dict[str, Any]:
+    """Check that ``value`` is a mapping with known keys only and all required keys."""
+    if not isinstance(value, dict):
+        raise _Invalid(path, f"got {_describe(value)}", f"{what}: a mapping with keys {', '.join(keys)}")
+    for key in value:
+        if key not in keys:
+            raise _Invalid(
+                (*path, key),
+                f"unknown key {key!r}{_suggest(key, tuple(keys))}",
+                f"one of {', '.join(keys)}",
+                at_key=True,
+            )
+    for name, spec in keys.items():
+        if spec.required and name not in value:
+            where = f"in {_dotted(path)}" if path else "at the top level"
+            raise _Invalid((*path, name), f"missing required key {name!r} {where}", f"{name}: {spec.doc}")
+    return value
+
+
+def _dict(value: Any, path: _PathT, expected: str, *, non_empty: bool = False) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid(path, f"got {_describe(value)}", expected)
+    if non_empty and not value:
+        raise _Invalid(path, "must not be empty", expected)
+    return value
+
+
+def _list(value: Any, path: _PathT, expected: str, *, non_empty: bool = True) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Invalid(path, f"got {_describe(value)}", expected)
+    if non_empty and not value:
+        raise _Invalid(path, "must not be empty", expected)
+    return value
+
+
+def _int(value: Any, path: _PathT, lo: int | None = None, hi: int | None = None) -> int:
+    bounds = (
+        f"an integer from {lo} to {hi}"
+        if lo is not None and hi is not None
+        else f"an integer >= {lo}"
+        if lo is not None
+        else "an integer"
+    )
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(path, f"got {_describe(value)}", bounds)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise _Invalid(path, f"{value} is out of range", bounds)
+    return value
+
+
+def _str(value: Any, path: _PathT, expected: str) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(path, f"got {_describe(value)}", expected)
+    return value
+
+
+def _matching(value: Any, path: _PathT, pattern: str, expected: str) -> str:
+    text = _str(value, path, expected)
+    if re.fullmatch(pattern, text) is None:
+        raise _Invalid(path, f"{text!r} is not valid", expected)
+    return text
+
+
+def _bool(value: Any, path: _PathT) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(path, f"got {_describe(value)}", "true or false")
+    return value
+
+
+def _duration(value: Any, path: _PathT, *, allow_zero: bool = False) -> timedelta:
+    text = _str(value, path, _DURATION_EXPECTED)
+    try:
+        result = parse_duration(text)
+    except ValueError as err:
+        raise _Invalid(path, str(err), _DURATION_EXPECTED) from None
+    if not allow_zero and not result:
+        raise _Invalid(path, f"{text!r} is zero", "a duration longer than zero")
+    return result
+
+
+def _cron(value: Any, path: _PathT) -> str:
+    text = _str(value, path, _CRON_EXPECTED)
+    expr = " ".join(text.split())
+    if len(text.split()) != 5:
+        raise _Invalid(path, f"{text!r} has {len(text.split())} fields, not 5", _CRON_EXPECTED)
+    if not croniter.is_valid(expr):
+        raise _Invalid(path, f"{text!r} is not a valid cron expression", _CRON_EXPECTED)
+    try:
+        croniter(expr, datetime(2026, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise _Invalid(path, f"{text!r} never fires", "a cron expression that matches real dates") from None
+    return expr
+
+
+def _datetime(value: Any, path: _PathT, tz: ZoneInfo) -> datetime:
+    """An aware UTC datetime from a YAML timestamp, date or ISO string; a date is midnight in ``tz``."""
+    if isinstance(value, str):
+        if re.fullmatch(DATETIME_PATTERN, value.strip()) is None:
+            raise _Invalid(path, f"{value!r} is not an ISO-8601 timestamp", _DATETIME_EXPECTED)
+        parsed = datetime.fromisoformat(value.strip())
+        value = parsed.date() if len(value.strip()) == 10 else parsed
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _Invalid(path, f"{value.isoformat()} has no timezone", _DATETIME_EXPECTED)
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=tz).astimezone(UTC)
+    raise _Invalid(path, f"got {_describe(value)}", _DATETIME_EXPECTED)
+
+
+def _region(value: Any, path: _PathT) -> str:
+    expected = "an AWS region name such as ap-northeast-2"
+    name = _str(value, path, expected)
+    if name not in AWS_REGIONS:
+        raise _Invalid(path, f"unknown AWS region {name!r}{_suggest(name, AWS_REGIONS)}", expected)
+    return name
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _arn_partition(arn: str) -> str:
+    return arn.split(":", 2)[1]
+
+
+def _timezone(value: Any, path: _PathT) -> ZoneInfo:
+    expected = "an IANA timezone name such as UTC or Asia/Seoul"
+    name = _str(value, path, expected)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(path, f"unknown timezone {name!r}", expected) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Building the model
+# --------------------------------------------------------------------------------------------
+
+
+def _gfs(value: Any, path: _PathT) -> Gfs:
+    m = _keyed(value, path, _GFS_KEYS, "GFS retention counts")
+    counts = {name: _int(m[name], (*path, name), 0) for name in GFS_CLASSES if name in m}
+    if not any(counts.values()):
+        raise _Invalid(
+            path,
+            "keeps nothing (all counts are zero)",
+            "at least one of hourly/daily/weekly/monthly/yearly > 0",
+        )
+    return Gfs(**counts)
+
+
+def _retention(value: Any, path: _PathT) -> Retention:
+    m = _keyed(value, path, _RETENTION_KEYS, "retention")
+    return Retention(
+        primary=_gfs(_get(m, "primary", _RETENTION_KEYS), (*path, "primary")),
+        dr=_gfs(_get(m, "dr", _RETENTION_KEYS), (*path, "dr")),
+    )
+
+
+def _selector(value: Any, path: _PathT) -> Selector:
+    m = _keyed(value, path, _SELECT_KEYS, "a selector")
+    tags_path = (*path, "tags")
+    tags_expected = "at least one tag, e.g. {dr-plan: gold}"
+    raw_tags = _dict(m["tags"], tags_path, tags_expected, non_empty=True)
+    tags: dict[str, str] = {}
+    for key, val in raw_tags.items():
+        if len(key) > 128 or not key:
+            raise _Invalid(
+                (*tags_path, key),
+                "tag key length out of range",
+                "a tag key of 1 to 128 characters",
+                at_key=True,
+            )
+        text = _str(val, (*tags_path, key), "a string tag value (quote values like yes, 1 or 2026-01-01)")
+        if len(text) > 256:
+            raise _Invalid(
+                (*tags_path, key), "tag value is longer than 256 characters", "a tag value of at most 256"
+            )
+        tags[key] = text
+    types_path = (*path, "types")
+    types_expected = f"a non-empty list of resource types from {', '.join(RESOURCE_TYPES)}"
+    raw_types = _list(_get(m, "types", _SELECT_KEYS), types_path, types_expected)
+    types: list[str] = []
+    for i, kind in enumerate(raw_types):
+        if not isinstance(kind, str) or kind not in RESOURCE_TYPES:
+            problem = (
+                f"unknown resource type {kind!r}{_suggest(kind, RESOURCE_TYPES)}"
+                if isinstance(kind, str)
+                else f"got {_describe(kind)}"
+            )
+            raise _Invalid((*types_path, i), problem, f"one of {', '.join(RESOURCE_TYPES)}")
+        if kind in types:
+            raise _Invalid((*types_path, i), f"{kind!r} is listed twice", "each type once")
+        types.append(kind)
+    return Selector(tags=tags, types=tuple(types))
+
+
+def _plan(name: str, value: Any, path: _PathT, tz: ZoneInfo, start_date: datetime, max_catchup: int) -> Plan:
+    m = _keyed(value, path, _PLAN_KEYS, f"plan {name!r}")
+    ec2 = _keyed(_get(m, "ec2", _PLAN_KEYS), (*path, "ec2"), _EC2_KEYS, "EC2 options")
+    verify = _keyed(_get(m, "verify", _PLAN_KEYS), (*path, "verify"), _VERIFY_KEYS, "verify options")
+    sample = verify.get("sample")
+    return Plan(
+        name=name,
+        schedule=_cron(m["schedule"], (*path, "schedule")),
+        copy_schedule=_cron(_get(m, "copy_schedule", _PLAN_KEYS), (*path, "copy_schedule")),
+        rpo=_duration(m["rpo"], (*path, "rpo")),
+        rto=_duration(m["rto"], (*path, "rto")),
+        start_date=_datetime(m["start_date"], (*path, "start_date"), tz) if "start_date" in m else start_date,
+        max_catchup=_int(m["max_catchup"], (*path, "max_catchup"), 1) if "max_catchup" in m else max_catchup,
+        select=_selector(m["select"], (*path, "select")),
+        retention=_retention(_get(m, "retention", _PLAN_KEYS), (*path, "retention")),
+        ec2_reboot=_bool(_get(ec2, "reboot", _EC2_KEYS), (*path, "ec2", "reboot")),
+        verify=Verify(
+            schedule=_cron(_get(verify, "schedule", _VERIFY_KEYS), (*path, "verify", "schedule")),
+            sample=None if sample is None else _int(sample, (*path, "verify", "sample"), 1),
+        ),
+    )
+
+
+def _dr_regions(value: Any, primary: str) -> tuple[str, ...]:
+    path: _PathT = ("dr_regions",)
+    raw = _list(value, path, "a non-empty list of AWS regions, e.g. [ap-northeast-1]")
+    out: list[str] = []
+    for i, item in enumerate(raw):
+        region = _region(item, (*path, i))
+        if region == primary:
+            raise _Invalid(
+                (*path, i), f"{region} is the primary region", "DR regions other than primary_region"
+            )
+        if region in out:
+            raise _Invalid((*path, i), f"{region} is listed twice", "each DR region once")
+        if _partition(region) != _partition(primary):
+            raise _Invalid(
+                (*path, i),
+                f"{region} is in partition {_partition(region)}, the primary in {_partition(primary)}",
+                "DR regions in the primary region's partition",
+            )
+        out.append(region)
+    return tuple(out)
+
+
+def _kms_keys(value: Any, dr_regions: tuple[str, ...]) -> dict[str, str]:
+    path: _PathT = ("kms_keys",)
+    expected = "a KMS key alias/..., key id or key ARN for every DR region"
+    raw = _dict(value, path, f"a mapping of DR region to {expected[2:]}")
+    for region in raw:
+        if region not in dr_regions:
+            raise _Invalid(
+                (*path, region),
+                f"{region!r} is not a DR region",
+                f"one of {', '.join(dr_regions)}",
+                at_key=True,
+            )
+    out: dict[str, str] = {}
+    for region in dr_regions:
+        if region not in raw:
+            raise _Invalid((*path, region), f"no KMS key for DR region {region}", expected)
+        key = _matching(raw[region], (*path, region), KMS_KEY_PATTERN, expected)
+        if key.startswith("arn:"):
+            arn_region = key.split(":")[3]
+            if arn_region != region:
+                raise _Invalid(
+                    (*path, region), f"the key ARN is in {arn_region}, not {region}", f"a key in {region}"
+                )
+            if _arn_partition(key) != _partition(region):
+                raise _Invalid(
+                    (*path, region), "the key ARN is in another partition", f"an {_partition(region)} ARN"
+                )
+        out[region] = key
+    return out
+
+
+def _copy_quotas(value: Any) -> dict[str, int]:
+    path: _PathT = ("copy_quotas",)
+    raw = _dict(value, path, f"a mapping of resource type ({', '.join(RESOURCE_TYPES)}) to a count")
+    out = dict(DEFAULT_COPY_QUOTAS)
+    for kind, count in raw.items():
+        if kind not in RESOURCE_TYPES:
+            raise _Invalid(
+                (*path, kind),
+                f"unknown resource type {kind!r}{_suggest(kind, RESOURCE_TYPES)}",
+                f"one of {', '.join(RESOURCE_TYPES)}",
+                at_key=True,
+            )
+        out[kind] = _int(count, (*path, kind), 1, 100)
+    return out
+
+
+def _vault(value: Any, dr_regions: tuple[str, ...], primary: str) -> Vault:
+    path: _PathT = ("vault",)
+    m = _keyed(value, path, _VAULT_KEYS, "vault")
+    raw_account = m["account_id"]
+    if isinstance(raw_account, int) and not isinstance(raw_account, bool) and len(str(raw_account)) == 12:
+        raw_account = str(raw_account)
+    account = _matching(
+        raw_account, (*path, "account_id"), ACCOUNT_ID_PATTERN, "a 12-digit AWS account id; quote it"
+    )
+    role_expected = "an IAM role ARN like arn:aws:iam::123456789012:role/awsdr-vault"
+    role = _matching(m["role_arn"], (*path, "role_arn"), ROLE_ARN_PATTERN, role_expected)
+    role_account = role.split(":")[4]
+    if role_account != account:
+        raise _Invalid(
+            (*path, "role_arn"), f"the role is in account {role_account}", f"a role in account {account}"
+        )
+    if _arn_partition(role) != _partition(primary):
+        raise _Invalid(
+            (*path, "role_arn"), "the role ARN is in another partition", f"an {_partition(primary)} ARN"
+        )
+    regions: tuple[str, ...] = dr_regions
+    if "regions" in m:
+        rpath = (*path, "regions")
+        raw = _list(m["regions"], rpath, f"a non-empty list of DR regions ({', '.join(dr_regions)})")
+        picked: list[str] = []
+        for i, item in enumerate(raw):
+            region = _region(item, (*rpath, i))
+            if region not in dr_regions:
+                raise _Invalid((*rpath, i), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}")
+            if region in picked:
+                raise _Invalid((*rpath, i), f"{region} is listed twice", "each region once")
+            picked.append(region)
+        regions = tuple(picked)
+    return Vault(account_id=account, role_arn=role, regions=regions)
+
+
+def _sns_topic(value: Any, primary: str) -> str | None:
+    path: _PathT = ("notifications",)
+    m = _keyed(value, path, _NOTIFICATION_KEYS, "notifications")
+    if "sns_topic_arn" not in m:
+        return None
+    tpath = (*path, "sns_topic_arn")
+    arn = _matching(m["sns_topic_arn"], tpath, SNS_TOPIC_ARN_PATTERN, "an SNS topic ARN")
+    region = arn.split(":")[3]
+    if region not in AWS_REGIONS or _partition(region) != _arn_partition(arn):
+        raise _Invalid(
+            tpath, f"unknown region {region!r} in the topic ARN", "an SNS topic ARN in a real region"
+        )
+    return arn
+
+
+def _build_policy(doc: Any, source: str) -> Policy:
+    if not isinstance(doc, dict):
+        raise _Invalid((), f"the policy is {_describe(doc)}", "a mapping with version, plans, ...")
+    # The version first: a future version may have keys this one does not know.
+    if "version" in doc:
+        version = doc["version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version != 1:
+            raise _Invalid(("version",), f"unsupported policy version {version!r}", "version: 1")
+    m = _keyed(doc, (), _POLICY_KEYS, "the policy")
+    tz = _timezone(_get(m, "timezone", _POLICY_KEYS), ("timezone",))
+    primary = _region(m["primary_region"], ("primary_region",))
+    dr_regions = _dr_regions(m["dr_regions"], primary)
+    catalog_bucket = _matching(
+        m["catalog_bucket"],
+        ("catalog_bucket",),
+        BUCKET_PATTERN,
+        "an S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens, starting and ending alphanumeric",
+    )
+    kms_keys = _kms_keys(m["kms_keys"], dr_regions)
+    start_date = _datetime(_get(m, "start_date", _POLICY_KEYS), ("start_date",), tz)
+    max_catchup = _int(_get(m, "max_catchup", _POLICY_KEYS), ("max_catchup",), 1)
+    late_after = _duration(_get(m, "late_after", _POLICY_KEYS), ("late_after",), allow_zero=True)
+    copy_quotas = _copy_quotas(_get(m, "copy_quotas", _POLICY_KEYS))
+    region_concurrency = _int(_get(m, "region_concurrency", _POLICY_KEYS), ("region_concurrency",), 1, 100)
+    orphan_grace = _duration(_get(m, "orphan_grace", _POLICY_KEYS), ("orphan_grace",))
+    fraction = _get(m, "max_delete_fraction", _POLICY_KEYS)
+    fraction_expected = "a number greater than 0 and at most 1, e.g. 0.5"
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+        raise _Invalid(("max_delete_fraction",), f"got {_describe(fraction)}", fraction_expected)
+    if not 0 < fraction <= 1:
+        raise _Invalid(("max_delete_fraction",), f"{fraction} is out of range", fraction_expected)
+    sns_topic_arn = _sns_topic(_get(m, "notifications", _POLICY_KEYS), primary)
+    vault = _vault(m["vault"], dr_regions, primary) if "vault" in m else None
+    raw_plans = _dict(m["plans"], ("plans",), "at least one plan, e.g. plans: {gold: {...}}", non_empty=True)
+    plans: dict[str, Plan] = {}
+    for name, raw in raw_plans.items():
+        if re.fullmatch(PLAN_NAME_PATTERN, name) is None:
+            raise _Invalid(
+                ("plans", name),
+                f"invalid plan name {name!r}",
+                "a lowercase name of 1-40 letters, digits or underscores starting with a letter",
+                at_key=True,
+            )
+        plans[name] = _plan(name, raw, ("plans", name), tz, start_date, max_catchup)
+    failover: dict[str, Any] | None = None
+    if "failover" in m:
+        failover = _dict(m["failover"], ("failover",), "a mapping")
+    return Policy(
+        source_path=source,
+        version=1,
+        timezone=tz.key,
+        primary_region=primary,
+        dr_regions=dr_regions,
+        catalog_bucket=catalog_bucket,
+        kms_keys=kms_keys,
+        start_date=start_date,
+        max_catchup=max_catchup,
+        late_after=late_after,
+        copy_quotas=copy_quotas,
+        region_concurrency=region_concurrency,
+        orphan_grace=orphan_grace,
+        max_delete_fraction=float(fraction),
+        sns_topic_arn=sns_topic_arn,
+        vault=vault,
+        plans=plans,
+        failover=failover,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The JSON Schema as a second line of defence
+# --------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """The document as JSON would hold it (timestamps and dates as ISO strings)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+@cache
+def _schema_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(policy_json_schema())
+
+
+def _schema_check(doc: Any, lines: _Lines, source: str) -> None:
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_schema_validator().iter_errors(_jsonable(doc)))
+    if error is None:
+        return
+    path: _PathT = tuple(error.absolute_path)
+    message = _one_line(error.message)
+    if len(message) > 200:
+        message = message[:197] + "..."
+    raise PolicyError(
+        source,
+        lines.line_for(path),
+        _dotted(path),
+        f"does not match the policy schema: {message}",
+        "a document valid against include/dr_policy.schema.json",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+
+
+def parse_policy(text: str, source: str = "<string>") -> Policy:
+    """Parse and validate policy YAML; ``source`` names the file in messages.
+
+    :raises PolicyError: the first problem found, with its line and field.
+    """
+    doc, lines = _compose(text, source)
+    try:
+        policy = _build_policy(doc, source)
+    except _Invalid as inv:
+        raise _to_error(inv, lines, source) from None
+    _schema_check(doc, lines, source)
+    return policy
+
+
+def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
+    """Load the policy from ``path``, else ``$AWSDR_POLICY``, else ``include/dr_policy.yaml``.
+
+    :raises PolicyError: the file cannot be read or is invalid.
+    """
+    if path is None:
+        path = os.environ.get(POLICY_ENV_VAR) or DEFAULT_POLICY_PATH
+    file = Path(path)
+    source = str(file)
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        raise PolicyError(
+            source,
+            None,
+            "<file>",
+            f"cannot read the policy file: {err.strerror or err}",
+            f"a readable YAML file (set {POLICY_ENV_VAR} or create include/dr_policy.yaml)",
+        ) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise PolicyError(source, line, "<file>", "the file is not UTF-8 text", "a UTF-8 YAML file") from None
+    return parse_policy(text, source)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m awsdr.policy [--schema] [PATH]``: print the schema, or validate a policy."""
+    parser = argparse.ArgumentParser(prog="python -m awsdr.policy", description="Validate a DR policy file.")
+    parser.add_argument("--schema", action="store_true", help="print the policy JSON Schema and exit")
+    parser.add_argument(
+        "path", nargs="?", help=f"policy file (default: ${POLICY_ENV_VAR} or include/dr_policy.yaml)"
+    )
+    args = parser.parse_args(argv)
+    if args.schema:
+        print(json.dumps(policy_json_schema(), indent=2, sort_keys=True))
+        return 0
+    try:
+        policy = load_policy(args.path)
+    except PolicyError as err:
+        print(err, file=sys.stderr)
+        return 1
+    print(f"{policy.source_path}: OK, {len(policy.plans)} plan(s): {', '.join(policy.plans)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

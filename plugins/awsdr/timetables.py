@@ -1,0 +1,80 @@
+"""A cron timetable whose scheduler catch-up is bounded.
+
+``catchup=True`` makes the scheduler create a run for every window it missed since the last one.
+After a long outage (the scheduler down for a week) an hourly plan would then queue 168 late
+captures of the same state. :class:`BoundedCatchupTimetable` lets the scheduler catch up only
+the newest ``max_catchup`` missed windows; older ones are not created as scheduled runs. They
+stay visible as gaps (the posture report) and can still be captured on purpose with
+``airflow backfill create`` (backfills pass an explicit date range and are never bounded).
+
+A window is the cron tick itself (``run_after``): this is a trigger timetable, the data interval
+has no span.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow._shared.timezones.timezone import coerce_datetime, parse_timezone, utcnow
+from airflow.timetables.base import DagRunInfo
+from airflow.timetables.trigger import CronTriggerTimetable
+
+if TYPE_CHECKING:
+    from airflow.timetables.base import DataInterval, TimeRestriction
+    from pendulum.tz.timezone import FixedTimezone, Timezone
+
+
+class BoundedCatchupTimetable(CronTriggerTimetable):
+    """Cron trigger timetable that catches up at most ``max_catchup`` missed windows.
+
+    :param cron: five-field cron expression.
+    :param timezone: zone the cron expression is read in.
+    :param max_catchup: how many of the newest missed windows the scheduler creates runs for.
+    """
+
+    def __init__(self, cron: str, *, timezone: str | Timezone | FixedTimezone, max_catchup: int) -> None:
+        super().__init__(cron, timezone=timezone)
+        if max_catchup < 1:
+            raise ValueError("max_catchup must be at least 1")
+        self.max_catchup = max_catchup
+
+    @property
+    def summary(self) -> str:
+        return f"{self._expression} (catch-up {self.max_catchup})"
+
+    def serialize(self) -> dict[str, Any]:
+        data = super().serialize()
+        data["max_catchup"] = self.max_catchup
+        return data
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> BoundedCatchupTimetable:
+        return cls(
+            data["expression"],
+            timezone=parse_timezone(data["timezone"]),
+            max_catchup=int(data["max_catchup"]),
+        )
+
+    def oldest_catchup_window(self, now: Any) -> Any:
+        """The oldest window the scheduler may still create, seen at ``now``."""
+        oldest = self._align_to_prev(coerce_datetime(now))
+        for _ in range(self.max_catchup - 1):
+            oldest = self._get_prev(oldest)
+        return oldest
+
+    def next_dagrun_info(
+        self,
+        *,
+        last_automated_data_interval: DataInterval | None,
+        restriction: TimeRestriction,
+    ) -> DagRunInfo | None:
+        info = super().next_dagrun_info(
+            last_automated_data_interval=last_automated_data_interval, restriction=restriction
+        )
+        # Backfills iterate an explicit range (restriction.latest is set): never bounded.
+        if info is None or not restriction.catchup or restriction.latest is not None:
+            return info
+        oldest = self.oldest_catchup_window(utcnow())
+        if info.run_after < oldest:
+            return DagRunInfo.interval(oldest - self._interval, oldest)
+        return info

@@ -1,0 +1,245 @@
+"""Seed the local AWS emulator with the demo estate (idempotent: a second run changes nothing).
+
+Primary ap-northeast-2, DR ap-northeast-1. Two plans (gold hourly, silver daily) over EBS
+volumes, EC2 instances, RDS, Aurora, DynamoDB (items, PITR on) and versioned S3 buckets, plus
+look-alike resources without the plan tags that nothing may ever touch, the catalog bucket and
+the DR KMS key (alias/awsdr), a Route 53 zone and records for failover drills.
+
+Usage: ``python scripts/seed_demo.py --endpoint http://127.0.0.1:4566``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+
+PRIMARY = "ap-northeast-2"
+DR = "ap-northeast-1"
+
+
+def _tags(d: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in d.items()]
+
+
+class Seeder:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.clients: dict[tuple[str, str], Any] = {}
+
+    def c(self, service: str, region: str = PRIMARY) -> Any:
+        key = (service, region)
+        if key not in self.clients:
+            self.clients[key] = boto3.client(service, region_name=region, endpoint_url=self.endpoint)
+        return self.clients[key]
+
+    # --- EC2 / EBS ----------------------------------------------------------------------------
+    def volume(self, name: str, size: int, tags: dict[str, str]) -> str:
+        ec2 = self.c("ec2")
+        found = ec2.describe_volumes(Filters=[{"Name": "tag:Name", "Values": [name]}])["Volumes"]
+        if found:
+            return found[0]["VolumeId"]
+        vol = ec2.create_volume(
+            AvailabilityZone=f"{PRIMARY}a",
+            Size=size,
+            VolumeType="gp3",
+            TagSpecifications=[{"ResourceType": "volume", "Tags": _tags({"Name": name, **tags})}],
+        )
+        return vol["VolumeId"]
+
+    def instance(self, name: str, tags: dict[str, str]) -> str:
+        ec2 = self.c("ec2")
+        found = ec2.describe_instances(
+            Filters=[
+                {"Name": "tag:Name", "Values": [name]},
+                {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]},
+            ]
+        )["Reservations"]
+        if found:
+            return found[0]["Instances"][0]["InstanceId"]
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        inst = ec2.run_instances(
+            ImageId=image,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            Placement={"AvailabilityZone": f"{PRIMARY}a"},
+            TagSpecifications=[{"ResourceType": "instance", "Tags": _tags({"Name": name, **tags})}],
+        )
+        return inst["Instances"][0]["InstanceId"]
+
+    # --- RDS / Aurora -------------------------------------------------------------------------
+    def rds(self, ident: str, tags: dict[str, str]) -> None:
+        rds = self.c("rds")
+        try:
+            rds.describe_db_instances(DBInstanceIdentifier=ident)
+            return
+        except ClientError:
+            pass
+        rds.create_db_instance(
+            DBInstanceIdentifier=ident,
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            EngineVersion="16.3",
+            AllocatedStorage=20,
+            MasterUsername="demo",
+            MasterUserPassword="demo-password-1",
+            StorageEncrypted=True,
+            BackupRetentionPeriod=7,
+            Tags=_tags(tags),
+        )
+
+    def aurora(self, ident: str, tags: dict[str, str]) -> None:
+        rds = self.c("rds")
+        try:
+            rds.describe_db_clusters(DBClusterIdentifier=ident)
+            return
+        except ClientError:
+            pass
+        rds.create_db_cluster(
+            DBClusterIdentifier=ident,
+            Engine="aurora-postgresql",
+            EngineVersion="16.4",
+            MasterUsername="demo",
+            MasterUserPassword="demo-password-1",
+            DatabaseName="ledger",
+            StorageEncrypted=True,
+            BackupRetentionPeriod=7,
+            Tags=_tags(tags),
+        )
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{ident}-1",
+            DBInstanceClass="db.r6g.large",
+            Engine="aurora-postgresql",
+            DBClusterIdentifier=ident,
+        )
+
+    # --- DynamoDB -----------------------------------------------------------------------------
+    def table(self, name: str, tags: dict[str, str], items: int, pitr: bool = True) -> None:
+        ddb = self.c("dynamodb")
+        try:
+            ddb.describe_table(TableName=name)
+            return
+        except ClientError:
+            pass
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=_tags(tags),
+        )
+        if pitr:
+            ddb.update_continuous_backups(
+                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+        for i in range(items):
+            ddb.put_item(
+                TableName=name,
+                Item={"pk": {"S": f"{name}#{i:04d}"}, "n": {"N": str(i)}, "payload": {"S": f"demo item {i}"}},
+            )
+
+    # --- S3 -----------------------------------------------------------------------------------
+    def bucket(
+        self, name: str, region: str, tags: dict[str, str] | None, objects: int, versioned: bool
+    ) -> None:
+        s3 = self.c("s3", region)
+        try:
+            s3.head_bucket(Bucket=name)
+            return
+        except ClientError:
+            pass
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        if versioned:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if tags:
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(tags)})
+        for i in range(objects):
+            s3.put_object(Bucket=name, Key=f"data/object-{i:03d}.txt", Body=f"demo object {i} v1".encode())
+        if versioned and objects:
+            s3.put_object(Bucket=name, Key="data/object-000.txt", Body=b"demo object 0 v2")
+
+    # --- KMS / Route 53 -----------------------------------------------------------------------
+    def kms_alias(self, region: str, alias: str) -> None:
+        kms = self.c("kms", region)
+        aliases = kms.list_aliases()["Aliases"]
+        if any(a["AliasName"] == alias for a in aliases):
+            return
+        key = kms.create_key(
+            Description="awsdr DR copies", Tags=[{"TagKey": "awsdr:purpose", "TagValue": "dr"}]
+        )
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
+
+    def zone(self, name: str) -> None:
+        r53 = self.c("route53", "us-east-1")
+        zones = r53.list_hosted_zones_by_name(DNSName=name)["HostedZones"]
+        if zones and zones[0]["Name"] == name:
+            zone_id = zones[0]["Id"]
+        else:
+            zone_id = r53.create_hosted_zone(Name=name, CallerReference=f"awsdr-demo-{name}")["HostedZone"][
+                "Id"
+            ]
+        r53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": f"app.{name}",
+                            "Type": "CNAME",
+                            "TTL": 60,
+                            "ResourceRecords": [{"Value": f"app.{PRIMARY}.{name.rstrip('.')}"}],
+                        },
+                    }
+                ]
+            },
+        )
+
+    def run(self) -> dict[str, int]:
+        gold = {"dr-plan": "gold", "app": "orders"}
+        silver = {"dr-plan": "silver", "app": "reports"}
+        for i in range(3):
+            self.volume(f"orders-data-{i}", 8 + i, gold)
+        for i in range(2):
+            self.volume(f"reports-data-{i}", 4, silver)
+        self.volume("scratch-untagged", 2, {"app": "scratch"})
+        self.volume("lookalike-bronze", 2, {"dr-plan": "bronze", "app": "orders"})
+        for i in range(2):
+            self.instance(f"orders-web-{i}", gold)
+        self.instance("bastion-untagged", {"app": "ops"})
+        self.rds("orders-db", gold)
+        self.rds("reports-db", silver)
+        self.rds("sandbox-db", {"app": "sandbox"})
+        self.aurora("ledger", gold)
+        self.table("orders", gold, items=50)
+        self.table("report-runs", silver, items=20)
+        self.table("sandbox-sessions", {"app": "sandbox"}, items=5, pitr=False)
+        self.bucket("awsdr-demo-orders-assets", PRIMARY, gold, objects=12, versioned=True)
+        self.bucket("awsdr-demo-reports", PRIMARY, silver, objects=6, versioned=True)
+        self.bucket("awsdr-demo-sandbox", PRIMARY, {"app": "sandbox"}, objects=3, versioned=False)
+        self.bucket("awsdr-catalog", DR, None, objects=0, versioned=True)
+        self.kms_alias(DR, "alias/awsdr")
+        self.zone("example.com.")
+        return {"volumes": 7, "instances": 3, "rds": 3, "aurora": 1, "tables": 3, "buckets": 4}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--endpoint", default=os.environ.get("AWSDR_ENDPOINT", "http://127.0.0.1:4566"))
+    args = parser.parse_args()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
+    counts = Seeder(args.endpoint).run()
+    print(f"demo estate seeded at {args.endpoint}: {counts}")
+
+
+if __name__ == "__main__":
+    main()
