@@ -33,6 +33,16 @@ class CaptureError(Exception):
     """A per-resource failure: recorded against the resource, the others go on."""
 
 
+class RefusedError(CaptureError):
+    """A delete refused by the ownership rules (not ``awsdr:managed=true``, or under legal hold)."""
+
+
+#: outcomes of :meth:`Kind.delete`
+DELETED = "deleted"
+ABSENT = "absent"
+REFUSED = "refused"
+
+
 @dataclass
 class Resource:
     """A protected resource in the primary region.
@@ -174,11 +184,122 @@ class Kind:
         """
         raise NotImplementedError
 
+    # --- listing (retention, posture, copy sweeps) ---------------------------------------------
+
+    def list_points(self, ctx: AwsContext, region: str, plan: str | None = None) -> list[RecoveryPoint]:
+        """Every point of this kind in ``region`` tagged ``awsdr:managed=true`` (of ``plan`` if given).
+
+        Includes copies (they carry ``awsdr:copy-of``). Batched and paginated; status normalised;
+        ``tags`` are the point's current tags (legal holds and ``awsdr:verified-at`` included);
+        ``details["size_bytes"]`` where the service reports a size.
+        """
+        raise NotImplementedError
+
+    # --- copy (cross-region, cross-account) ----------------------------------------------------
+
+    def copy(
+        self,
+        ctx: AwsContext,
+        point: RecoveryPoint,
+        *,
+        dest_region: str,
+        kms_key_id: str,
+        tags: dict[str, str],
+        dest_ctx: AwsContext | None = None,
+    ) -> RecoveryPoint:
+        """Start copying ``point`` (in ``point.region``) to ``dest_region``.
+
+        The copy is encrypted with ``kms_key_id`` (an alias, id or ARN in the destination), also
+        when the source is plaintext, and tagged with ``tags`` (the source's awsdr tags plus
+        ``awsdr:copy-of``) in the create call where AWS allows. Idempotent by deterministic name
+        (or client token): a copy already made or in flight is returned, never a second one.
+        ``dest_ctx`` is the destination account's clients (the vault); default ``ctx``.
+        Raises :class:`CaptureError` for a per-point failure.
+        """
+        raise NotImplementedError
+
+    def share(self, ctx: AwsContext, point: RecoveryPoint, account_id: str) -> None:
+        """Let ``account_id`` copy ``point`` (vault copies). Kinds that cannot share raise CaptureError."""
+        raise CaptureError(f"{self.name} points cannot be shared across accounts")
+
+    # --- delete (retention) ----------------------------------------------------------------------
+
+    def delete(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
+        """Delete ``points`` (all in ``region``), returning ``{point_id: outcome}``.
+
+        Re-reads each point's tags from AWS in one batched call first and refuses (outcome
+        ``refused``) any that is not ``awsdr:managed=true`` or carries ``awsdr:legal-hold``,
+        whatever the caller believed. Already gone: ``absent``. Deleted: ``deleted``. Other
+        per-point errors: ``error: <code> <message>``.
+        """
+        raise NotImplementedError
+
+    # --- restore / validate / cleanup (verification, drills, failover) ---------------------------
+
+    def restore(self, ctx: AwsContext, point: RecoveryPoint, *, name: str, tags: dict[str, str]) -> Restored:
+        """Start restoring ``point`` (in ``point.region``) into a new resource called ``name``.
+
+        The new resource carries ``tags`` (e.g. ``awsdr:verify-run=<run id>``). Idempotent: if a
+        resource called ``name`` already exists it is returned, not made twice.
+        """
+        raise NotImplementedError
+
+    def restore_status(self, ctx: AwsContext, region: str, items: list[Restored]) -> list[Restored]:
+        """Batched status of restores in ``region`` (creating / available / failed / missing)."""
+        raise NotImplementedError
+
+    def validate(self, ctx: AwsContext, restored: Restored, expected: dict[str, Any]) -> list[str]:
+        """Check a restored resource against what was captured; return problems (empty: pass).
+
+        ``expected`` is the window manifest's entry for the point: ``source_meta`` (the protected
+        resource's facts at capture) and ``details`` (the point's facts: item_count, digest, ...).
+        """
+        raise NotImplementedError
+
+    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+        """Delete every resource of this kind in ``region`` carrying ``tag_key`` (= ``tag_value``).
+
+        Only resources made by :meth:`restore` carry these tags. Idempotent; returns the ids
+        deleted or being deleted.
+        """
+        raise NotImplementedError
+
     # helpers for subclasses ------------------------------------------------------------------
 
     @staticmethod
     def batches(items: list[Any], size: int) -> list[list[Any]]:
         return chunks(items, size)
+
+
+@dataclass
+class Restored:
+    """A resource restored from a recovery point (verification, drill or failover).
+
+    :param resource_id: the new resource's id (volume id, instance id, DB or cluster identifier,
+        table name; for S3 the DR bucket name, nothing is created).
+    :param started_at: when the restore was requested (RTO is measured from here).
+    :param details: JSON-safe facts the validator reads (size, engine, encryption, counts...).
+    """
+
+    kind: str
+    resource_id: str
+    region: str
+    point_id: str
+    status: str
+    started_at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = format_window(self.started_at)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Restored:
+        values = dict(data)
+        values["started_at"] = parse_window(values["started_at"])
+        return cls(**values)
 
 
 def point_from_tags(
