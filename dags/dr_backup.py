@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.sdk import DAG, Param, task
 from airflow.utils.trigger_rule import TriggerRule
 
+from awsdr.assets import backup_asset
 from awsdr.operators.backup import CaptureOperator, CheckFailuresOperator, WriteManifestOperator, parse_only
 from awsdr.operators.backup import run_window as _run_window
 from awsdr.policy import load_policy
@@ -29,11 +30,6 @@ from awsdr.timetables import BoundedCatchupTimetable
 from awsdr.windows import format_window
 
 POLICY = load_policy()
-
-
-def backup_asset(plan: str) -> Asset:
-    """The Asset a plan's backup run updates; ``dr_copy_<plan>`` is scheduled on it."""
-    return Asset(name=f"awsdr_backup_{plan}", uri=f"awsdr://backup/{plan}")
 
 
 def build(plan_name: str) -> DAG:

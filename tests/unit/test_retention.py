@@ -533,13 +533,38 @@ gfs_rules = st.builds(
     monthly=st.integers(0, 4),
     yearly=st.integers(0, 2),
 )
-# Windows cluster on a few days so periods collide, plus a spread over ~2 years.
-windows = st.one_of(
-    st.integers(0, SPAN_HOURS).map(lambda h: BASE + timedelta(hours=h)),
-    st.tuples(st.integers(0, 8), st.integers(0, 72 * 4)).map(
-        lambda t: BASE + timedelta(days=90 * t[0], minutes=15 * t[1])
-    ),
-)
+
+
+def _transitions(zone_name: str) -> tuple[datetime, ...]:
+    """UTC hours at which ``zone_name`` changes its offset within the generated span."""
+    zone = ZoneInfo(zone_name)
+    found, previous = [], None
+    for h in range(0, SPAN_HOURS + 24, 1):
+        instant = BASE + timedelta(hours=h)
+        offset = instant.astimezone(zone).utcoffset()
+        if previous is not None and offset != previous:
+            found.append(instant)
+        previous = offset
+    return tuple(found)
+
+
+TRANSITIONS = {name: _transitions(name) for name in ZONES}
+ALL_TRANSITIONS = tuple(sorted(t for ts in TRANSITIONS.values() for t in ts))
+
+
+def windows_for(tz: str) -> st.SearchStrategy[datetime]:
+    """Windows spread over ~2 years, clustered on a few days (periods collide), and clustered
+    every 15 minutes around the zone's DST transitions (repeated and missing hours)."""
+    transitions = TRANSITIONS[tz] or ALL_TRANSITIONS
+    return st.one_of(
+        st.integers(0, SPAN_HOURS).map(lambda h: BASE + timedelta(hours=h)),
+        st.tuples(st.integers(0, 8), st.integers(0, 72 * 4)).map(
+            lambda t: BASE + timedelta(days=90 * t[0], minutes=15 * t[1])
+        ),
+        st.tuples(st.sampled_from(transitions), st.integers(-8, 8)).map(
+            lambda t: t[0] + timedelta(minutes=15 * t[1])
+        ),
+    )
 
 
 GROUP_KEYS = tuple((s, r) for s in SOURCES for r in (PRIMARY, PRIMARY, DR, DR2))
@@ -570,9 +595,11 @@ def _point(i: int, group: int, window: datetime, bits: int, primaries: list[str]
 @st.composite
 def estates(draw):
     """Random points (up to 40) and planner arguments: returns (points, kwargs)."""
+    tz = draw(st.sampled_from(ZONES))
     specs = draw(
         st.lists(
-            st.tuples(st.integers(0, len(GROUP_KEYS) - 1), windows, st.integers(0, 2**22 - 1)), max_size=40
+            st.tuples(st.integers(0, len(GROUP_KEYS) - 1), windows_for(tz), st.integers(0, 2**22 - 1)),
+            max_size=40,
         )
     )
     primaries: list[str] = []
@@ -583,7 +610,8 @@ def estates(draw):
             primaries.append(point.point_id)
         points.append(point)
     newest = max((p.window for p in points), default=BASE)
-    now = newest + timedelta(hours=draw(st.integers(0, 24 * 400)))
+    # Often close to the newest window (young incomplete points), sometimes long after.
+    now = newest + timedelta(hours=draw(st.integers(0, 24 * 10) | st.integers(0, 24 * 400)))
     existing = draw(st.none() | st.sets(st.sampled_from(SOURCES)))
     vanished = draw(
         st.dictionaries(
@@ -594,7 +622,7 @@ def estates(draw):
     )
     kwargs = {
         "rules": {"primary": draw(gfs_rules), "dr": draw(gfs_rules)},
-        "tz": draw(st.sampled_from(ZONES)),
+        "tz": tz,
         "now": now,
         "existing_sources": existing,
         "vanished_at": vanished,

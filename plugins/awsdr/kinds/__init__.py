@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from awsdr.kinds.base import Kind
+    from awsdr.policy import Policy
 
 
 def get_kind(name: str) -> Kind:
@@ -27,3 +28,14 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 }
 
 KIND_NAMES = tuple(_REGISTRY)
+
+
+def kind_for(name: str, policy: Policy, plan: str | None = None) -> Kind:
+    """A kind configured from the policy: catalog location (S3, DynamoDB), reboot (EC2)."""
+    kind = get_kind(name)
+    if hasattr(kind, "catalog_bucket"):
+        kind.catalog_bucket = policy.catalog_bucket
+        kind.catalog_region = policy.catalog_region
+    if name == "ec2" and plan is not None:
+        kind.reboot = policy.plans[plan].ec2_reboot  # type: ignore[attr-defined]
+    return kind

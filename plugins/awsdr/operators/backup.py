@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from awsdr.backup import CaptureResult, all_settled, capture_kind, refresh_points, settle
-from awsdr.kinds import get_kind
+from awsdr.kinds import kind_for
 from awsdr.kinds.base import RecoveryPoint, Resource
 from awsdr.windows import format_window, parse_window
 
@@ -118,18 +118,12 @@ class CaptureOperator(DrBaseOperator):
         self.wait_timeout = wait_timeout
 
     def _kind(self):
-        kind = get_kind(self.kind)
-        if self.kind == "ec2":
-            kind.reboot = self.policy.plans[self.plan].ec2_reboot  # type: ignore[attr-defined]
-        if self.kind == "s3":
-            kind.catalog_bucket = self.policy.catalog_bucket  # type: ignore[attr-defined]
-            kind.catalog_region = self.policy.catalog_region  # type: ignore[attr-defined]
-        return kind
+        return kind_for(self.kind, self.policy, self.plan)
 
     def execute(self, context: Context) -> dict[str, Any]:
         window = parse_window(str(self.window))
         plan = self.policy.plans[self.plan]
-        if self.kind == "s3":
+        if self.kind in ("s3", "dynamodb"):
             from awsdr.catalog import Catalog
 
             Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region).ensure()
@@ -276,6 +270,9 @@ class WriteManifestOperator(DrBaseOperator):
         catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
         catalog.ensure()
         key = manifest_key(self.plan, window)
+        previous = catalog.get_json(key)
+        if previous and previous.get("copies"):
+            manifest["copies"] = previous["copies"]  # recorded by dr_copy; a re-run must not drop them
         catalog.put_json(key, manifest)
         self.log.info("Wrote s3://%s/%s: %s", catalog.bucket, key, manifest["counts"])
         return {"key": key, "counts": manifest["counts"], "failed": manifest["failed"]}

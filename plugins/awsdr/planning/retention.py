@@ -381,6 +381,9 @@ def plan_retention(
     def order(i: int) -> tuple[datetime, str]:
         return (pts[i].window, pts[i].point_id)
 
+    def verified_order(i: int) -> tuple[datetime | None, datetime, str]:
+        return (pts[i].verified_at, pts[i].window, pts[i].point_id)
+
     masks = [0] * n
     young_cutoff = now - incomplete_grace
     for key, members in groups.items():
@@ -405,9 +408,7 @@ def plan_retention(
         masks[max(completed, key=order)] |= _NEWEST
         verified = [i for i in completed if pts[i].verified_at is not None]
         if verified:
-            masks[max(verified, key=lambda i: (pts[i].verified_at, pts[i].window, pts[i].point_id))] |= (
-                _VERIFIED
-            )
+            masks[max(verified, key=verified_order)] |= _VERIFIED
 
         active = [(g, count, _GFS_BITS[g]) for g, count in enumerate(counts) if count > 0]
         if not active:

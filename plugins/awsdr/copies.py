@@ -1,0 +1,175 @@
+"""Cross-region copies: which points lack their copy, and starting copies within AWS quotas.
+
+Stateless by design: every pass re-reads the points in the primary region and the copies in each
+DR region (one batched listing per kind and region), so a retry, a re-run, a run killed half way
+or yesterday's failed copy all come out the same: whatever lacks a complete copy gets one, and
+nothing gets two. A copy in flight counts against the destination's quota; a copy that cannot
+start now waits for the next slot, the next poll or the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, MISSING, CaptureError, RecoveryPoint
+from awsdr.windows import TAG_COPY_OF, TAG_LEGAL_HOLD, TAG_VERIFIED_AT, format_window
+
+if TYPE_CHECKING:
+    from awsdr.aws.context import AwsContext
+    from awsdr.kinds.base import Kind
+
+log = logging.getLogger(__name__)
+
+#: tags that belong to one point and never carry over to its copy
+_NOT_INHERITED = (TAG_LEGAL_HOLD, TAG_VERIFIED_AT)
+
+
+def copy_tags(point: RecoveryPoint) -> dict[str, str]:
+    """The copy's tags: the source's ``awsdr:*`` tags (window, captured-at...) plus ``awsdr:copy-of``."""
+    tags = {k: v for k, v in point.tags.items() if k.startswith("awsdr:") and k not in _NOT_INHERITED}
+    tags[TAG_COPY_OF] = point.point_id
+    return tags
+
+
+def is_copy(point: RecoveryPoint) -> bool:
+    return TAG_COPY_OF in point.tags
+
+
+@dataclass
+class CopyJob:
+    """One source point that needs a copy in ``dest_region``."""
+
+    point: RecoveryPoint
+    dest_region: str
+    replaces: RecoveryPoint | None = None
+
+
+@dataclass
+class CopyPlan:
+    jobs: list[CopyJob] = field(default_factory=list)
+    in_flight: list[RecoveryPoint] = field(default_factory=list)
+    done: list[RecoveryPoint] = field(default_factory=list)
+
+
+def plan_copies(
+    sources: list[RecoveryPoint], copies: dict[str, list[RecoveryPoint]], regions: list[str]
+) -> CopyPlan:
+    """Decide, per source point and DR region, whether a copy is done, in flight or still needed.
+
+    Only available sources are copied; a copy that failed or vanished is needed again. Jobs come
+    oldest window first, so a backlog drains in capture order and the oldest exposure closes first.
+    """
+    plan = CopyPlan()
+    by_region: dict[str, dict[str, RecoveryPoint]] = {}
+    for region in regions:
+        index: dict[str, RecoveryPoint] = {}
+        for c in copies.get(region, []):
+            src = c.tags.get(TAG_COPY_OF)
+            if not src:
+                continue
+            prior = index.get(src)
+            if prior is None or _rank(c) > _rank(prior):
+                index[src] = c
+        by_region[region] = index
+    for point in sorted(sources, key=lambda p: (p.window, p.source_id)):
+        if point.status != AVAILABLE or is_copy(point):
+            continue
+        for region in regions:
+            existing = by_region[region].get(point.point_id)
+            if existing is not None and existing.status == AVAILABLE:
+                plan.done.append(existing)
+            elif existing is not None and existing.status == CREATING:
+                plan.in_flight.append(existing)
+            else:
+                plan.jobs.append(CopyJob(point=point, dest_region=region, replaces=existing))
+    return plan
+
+
+def _rank(p: RecoveryPoint) -> int:
+    return {AVAILABLE: 3, CREATING: 2, FAILED: 1, MISSING: 0}.get(p.status, 0)
+
+
+def in_flight_by_region(copies: dict[str, list[RecoveryPoint]]) -> dict[str, int]:
+    """Copies still being made per destination region (all plans: the quota is per account)."""
+    return {
+        region: sum(1 for c in items if is_copy(c) and c.status == CREATING)
+        for region, items in copies.items()
+    }
+
+
+@dataclass
+class StartResult:
+    started: list[RecoveryPoint] = field(default_factory=list)
+    waiting: list[CopyJob] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def start_copies(
+    ctx: AwsContext,
+    kind: Kind,
+    jobs: list[CopyJob],
+    *,
+    quota: int,
+    in_flight: dict[str, int],
+    kms_keys: dict[str, str],
+    dest_ctx: AwsContext | None = None,
+) -> StartResult:
+    """Start as many ``jobs`` as each destination's free slots allow (``quota`` - in flight).
+
+    The rest wait (returned in ``waiting``). A per-point failure is recorded, never raised.
+    """
+    result = StartResult()
+    per_region: dict[str, list[CopyJob]] = defaultdict(list)
+    for job in jobs:
+        per_region[job.dest_region].append(job)
+    for region, region_jobs in per_region.items():
+        slots = max(0, quota - in_flight.get(region, 0))
+        now, later = region_jobs[:slots], region_jobs[slots:]
+        result.waiting.extend(later)
+        if not now:
+            continue
+
+        def _one(job: CopyJob, region: str = region) -> RecoveryPoint | dict[str, str]:
+            try:
+                return kind.copy(
+                    ctx,
+                    job.point,
+                    dest_region=region,
+                    kms_key_id=kms_keys[region],
+                    tags=copy_tags(job.point),
+                    dest_ctx=dest_ctx,
+                )
+            except CaptureError as err:
+                return {
+                    "kind": kind.name,
+                    "source": job.point.source_id,
+                    "point": job.point.point_id,
+                    "region": region,
+                    "window": format_window(job.point.window),
+                    "error": str(err),
+                }
+
+        with ThreadPoolExecutor(max_workers=max(1, min(len(now), quota)), thread_name_prefix="copy") as pool:
+            for outcome in pool.map(_one, now):
+                if isinstance(outcome, RecoveryPoint):
+                    result.started.append(outcome)
+                else:
+                    log.warning(
+                        "Copy of %s to %s failed: %s", outcome["point"], outcome["region"], outcome["error"]
+                    )
+                    result.failures.append(outcome)
+    return result
+
+
+def summarize(plan: CopyPlan, start: StartResult) -> dict[str, Any]:
+    return {
+        "done": len(plan.done),
+        "in_flight": len(plan.in_flight) + len(start.started),
+        "started": len(start.started),
+        "waiting": len(start.waiting),
+        "failed": len(start.failures),
+    }

@@ -1,0 +1,267 @@
+"""Airflow glue for ``dr_copy_<plan>``: pre-flight, copy per kind within quotas, record, report."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from awsdr.copies import copy_tags, in_flight_by_region, is_copy, plan_copies, start_copies
+from awsdr.kinds import kind_for
+from awsdr.kinds.base import AVAILABLE, CREATING, CaptureError, RecoveryPoint
+from awsdr.operators.backup import DrBaseOperator
+from awsdr.windows import format_window, parse_window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from awsdr.aws.context import AwsContext
+
+VAULT_CONN_ID = "aws_dr_vault"
+
+
+class CopyPreflightOperator(DrBaseOperator):
+    """Check, before any copy starts, that every DR key (and the vault) is usable.
+
+    Fails at once (no retries can fix a missing key) with every problem listed.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from awsdr.aws.kms import check_key
+
+        problems: list[str] = []
+        for region in self.policy.dr_regions:
+            problems += check_key(self.ctx, region, self.policy.kms_keys[region])
+        vault = self.policy.vault
+        if vault is not None:
+            try:
+                vctx = vault_context()
+                account = vctx.account_id(vault.regions[0])
+            except Exception as err:  # connection missing, role not assumable...
+                problems.append(f"vault: cannot use connection {VAULT_CONN_ID!r}: {err}")
+            else:
+                if account != vault.account_id:
+                    problems.append(
+                        f"vault: connection {VAULT_CONN_ID!r} acts in account {account}, policy says {vault.account_id}"
+                    )
+                for region in vault.regions:
+                    problems += [f"vault: {p}" for p in check_key(vctx, region, self.policy.kms_keys[region])]
+        if problems:
+            raise AirflowFailException("Copy pre-flight failed:\n- " + "\n- ".join(problems))
+        self.log.info("Pre-flight passed: DR keys usable in %s", ", ".join(self.policy.dr_regions))
+        return {"regions": list(self.policy.dr_regions)}
+
+
+def vault_context() -> AwsContext:
+    from awsdr.aws.context import AwsContext
+
+    return AwsContext.from_connection(VAULT_CONN_ID)
+
+
+class CopyOperator(DrBaseOperator):
+    """Give every recovery point of one kind its copy in each DR region (and the vault).
+
+    Each pass re-reads points and copies (batched listings), starts what the destination's quota
+    allows, and defers to the triggerer until the copies it waits for are done; the worker slot
+    is free while copies run. Jobs that cannot start before ``wait_timeout`` are left for the
+    next run (the sweep schedule), not failed.
+
+    :param plan: the policy plan name.
+    :param kind: resource type name.
+    :param poll_interval: seconds between passes while copies are in flight.
+    :param wait_timeout: seconds this task keeps waiting for slots and in-flight copies.
+    """
+
+    ui_color = "#cfe2f3"
+
+    def __init__(
+        self, *, plan: str, kind: str, poll_interval: float = 60.0, wait_timeout: float = 4 * 3600.0, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.kind = kind
+        self.poll_interval = poll_interval
+        self.wait_timeout = wait_timeout
+
+    @functools.cached_property
+    def _k(self):
+        return kind_for(self.kind, self.policy, self.plan)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        deadline = datetime.now(tz=UTC) + timedelta(seconds=self.wait_timeout)
+        return self._pass([], format_window(deadline))
+
+    def resume(
+        self, context: Context, event: Any = None, failures: list | None = None, deadline: str = ""
+    ) -> Any:
+        return self._pass(list(failures or []), deadline)
+
+    def _pass(self, failures: list[dict[str, str]], deadline: str) -> dict[str, Any]:
+        kind, ctx, policy = self._k, self.ctx, self.policy
+        regions = list(policy.dr_regions)
+        sources = [p for p in kind.list_points(ctx, policy.primary_region, self.plan) if not is_copy(p)]
+        copies = {r: kind.list_points(ctx, r, None) for r in regions}
+        plan = plan_copies(sources, copies, regions)
+        tried = {(f["point"], f["region"]) for f in failures}
+        jobs = [j for j in plan.jobs if (j.point.point_id, j.dest_region) not in tried]
+        start = start_copies(
+            ctx,
+            kind,
+            jobs,
+            quota=policy.copy_quotas[self.kind],
+            in_flight=in_flight_by_region(copies),
+            kms_keys=dict(policy.kms_keys),
+        )
+        failures = failures + start.failures
+        pending = plan.in_flight + [c for c in start.started if c.status == CREATING]
+        done = plan.done + [c for c in start.started if c.status == AVAILABLE]
+        vault_pending = 0
+        if policy.vault is not None and not pending:
+            vault_pending, vault_failures = self._vault_pass(done)
+            failures += vault_failures
+        self.log.info(
+            "%s %s: %d copies complete, %d in flight, %d started now, %d waiting for a slot, %d failed",
+            self.plan,
+            self.kind,
+            len(done),
+            len(pending),
+            len(start.started),
+            len(start.waiting),
+            len(failures),
+        )
+        if (pending or start.waiting or vault_pending) and datetime.now(tz=UTC) < parse_window(deadline):
+            self.defer(
+                trigger=TimeDeltaTrigger(timedelta(seconds=self.poll_interval)),
+                method_name="resume",
+                kwargs={"failures": failures, "deadline": deadline},
+            )
+        return {
+            "kind": self.kind,
+            "copies": [_copy_record(c) for c in done],
+            "in_flight": [_copy_record(c) for c in pending],
+            "waiting": [
+                {"point": j.point.point_id, "region": j.dest_region, "window": format_window(j.point.window)}
+                for j in start.waiting
+            ],
+            "failures": failures,
+        }
+
+    def _vault_pass(self, dr_copies: list[RecoveryPoint]) -> tuple[int, list[dict[str, str]]]:
+        """Share each complete DR copy with the vault account and copy it there with the vault's key."""
+        vault = self.policy.vault
+        assert vault is not None
+        kind, ctx = self._k, self.ctx
+        vctx = vault_context()
+        failures: list[dict[str, str]] = []
+        pending = 0
+        for region in vault.regions:
+            existing = {c.tags.get("awsdr:copy-of"): c for c in kind.list_points(vctx, region, None)}
+            for dr_copy in (c for c in dr_copies if c.region == region):
+                found = existing.get(dr_copy.point_id)
+                if found is not None and found.status == AVAILABLE:
+                    continue
+                if found is not None and found.status == CREATING:
+                    pending += 1
+                    continue
+                try:
+                    kind.share(ctx, dr_copy, vault.account_id)
+                    made = kind.copy(
+                        ctx,
+                        dr_copy,
+                        dest_region=region,
+                        kms_key_id=self.policy.kms_keys[region],
+                        tags=copy_tags(dr_copy),
+                        dest_ctx=vctx,
+                    )
+                    pending += made.status == CREATING
+                except CaptureError as err:
+                    failures.append(
+                        {
+                            "kind": self.kind,
+                            "source": dr_copy.source_id,
+                            "point": dr_copy.point_id,
+                            "region": f"vault:{region}",
+                            "window": format_window(dr_copy.window),
+                            "error": str(err),
+                        }
+                    )
+        return pending, failures
+
+
+def _copy_record(c: RecoveryPoint) -> dict[str, Any]:
+    return {
+        "copy_id": c.point_id,
+        "copy_arn": c.arn,
+        "copy_of": c.tags.get("awsdr:copy-of"),
+        "source": c.source_id,
+        "region": c.region,
+        "window": format_window(c.window),
+        "status": c.status,
+        "kms_key_id": c.details.get("kms_key_id"),
+        "completed_at": format_window(c.created_at) if c.created_at else None,
+    }
+
+
+def merge_copies_into_manifests(manifests: dict[str, dict], records: list[dict[str, Any]]) -> dict[str, dict]:
+    """Add copy records to window manifests, keyed by (copy_of, region); returns the changed ones."""
+    changed: dict[str, dict] = {}
+    for rec in records:
+        doc = manifests.get(rec["window"])
+        if doc is None:
+            continue
+        current = {(c["copy_of"], c["region"]): c for c in doc.get("copies", [])}
+        key = (rec["copy_of"], rec["region"])
+        if current.get(key) != rec:
+            current[key] = rec
+            doc["copies"] = sorted(current.values(), key=lambda c: (c["region"], c["copy_of"] or ""))
+            changed[rec["window"]] = doc
+    return changed
+
+
+class RecordCopiesOperator(DrBaseOperator):
+    """Write each copy's id, region, key and completion time into its window manifest."""
+
+    def __init__(self, *, plan: str, kinds: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.kinds = kinds
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from awsdr.catalog import Catalog, manifest_key
+
+        ti = context["ti"]
+        records: list[dict[str, Any]] = []
+        failures: list[dict[str, str]] = []
+        for k in self.kinds:
+            out = ti.xcom_pull(task_ids=f"copy_{k}")
+            if out is None:
+                failures.append(
+                    {"kind": k, "source": "*", "region": "*", "error": "copy task did not finish"}
+                )
+                continue
+            records += out["copies"]
+            failures += out["failures"]
+        catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
+        windows = sorted({r["window"] for r in records})
+        manifests = {w: catalog.get_json(manifest_key(self.plan, parse_window(w))) for w in windows}
+        changed = merge_copies_into_manifests({w: m for w, m in manifests.items() if m is not None}, records)
+        for w, doc in changed.items():
+            catalog.put_json(manifest_key(self.plan, parse_window(w)), doc)
+        self.log.info("Recorded %d copies in %d window manifests", len(records), len(changed))
+        return {"copies": len(records), "manifests": len(changed), "failures": failures}
+
+
+class CheckCopyFailuresOperator(BaseOperator):
+    """Fail the run at the end, naming every point whose copy failed (the next run retries them)."""
+
+    def execute(self, context: Context) -> None:
+        out = context["ti"].xcom_pull(task_ids="record_copies") or {}
+        failures = out.get("failures", [])
+        if failures:
+            lines = [f"{f['kind']}:{f['source']} -> {f['region']}: {f['error']}" for f in failures[:50]]
+            raise AirflowFailException(f"{len(failures)} copies failed:\n- " + "\n- ".join(lines))
+        self.log.info("All copies made or in flight: %s", out)
