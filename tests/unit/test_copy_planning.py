@@ -12,7 +12,11 @@ DR1, DR2 = "ap-northeast-1", "ap-southeast-1"
 
 
 def _point(pid, window, status=AVAILABLE, region="ap-northeast-2", copy_of=None, **tags):
-    t = {"awsdr:managed": "true", "awsdr:window": window.strftime("%Y-%m-%dT%H:%M:%SZ"), "awsdr:source": "vol-1"}
+    t = {
+        "awsdr:managed": "true",
+        "awsdr:window": window.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "awsdr:source": "vol-1",
+    }
     if copy_of:
         t["awsdr:copy-of"] = copy_of
     t.update(tags)
@@ -20,7 +24,11 @@ def _point(pid, window, status=AVAILABLE, region="ap-northeast-2", copy_of=None,
 
 
 def test_every_point_lacking_a_copy_is_planned_oldest_first():
-    sources = [_point("snap-3", W0 + timedelta(hours=2)), _point("snap-1", W0), _point("snap-2", W0 + timedelta(hours=1))]
+    sources = [
+        _point("snap-3", W0 + timedelta(hours=2)),
+        _point("snap-1", W0),
+        _point("snap-2", W0 + timedelta(hours=1)),
+    ]
     copies = {DR1: [_point("c-2", W0, region=DR1, copy_of="snap-2")], DR2: []}
     plan = plan_copies(sources, copies, [DR1, DR2])
     assert [(j.point.point_id, j.dest_region) for j in plan.jobs] == [
@@ -85,7 +93,13 @@ class _FakeKind(Kind):
         self.calls.append((point.point_id, dest_region))
         if point.point_id in self.fail:
             raise CaptureError("InvalidSnapshot.NotFound")
-        return _point(f"copy-{point.point_id}", point.window, status=CREATING, region=dest_region, copy_of=point.point_id)
+        return _point(
+            f"copy-{point.point_id}",
+            point.window,
+            status=CREATING,
+            region=dest_region,
+            copy_of=point.point_id,
+        )
 
 
 def test_quota_queue_starts_only_free_slots():
@@ -119,7 +133,12 @@ def test_copy_records_merge_into_window_manifests_without_duplicates():
     from awsdr.operators.copy import merge_copies_into_manifests
 
     w = "2026-11-24T00:00:00Z"
-    manifests = {w: {"window": w, "copies": [{"copy_of": "snap-1", "region": DR1, "copy_id": "old", "status": "creating"}]}}
+    manifests = {
+        w: {
+            "window": w,
+            "copies": [{"copy_of": "snap-1", "region": DR1, "copy_id": "old", "status": "creating"}],
+        }
+    }
     rec = {"copy_of": "snap-1", "region": DR1, "copy_id": "c-1", "status": "available", "window": w}
     changed = merge_copies_into_manifests(manifests, [rec, rec, {**rec, "window": "2026-01-01T00:00:00Z"}])
     assert list(changed) == [w]

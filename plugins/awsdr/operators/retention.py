@@ -1,0 +1,126 @@
+"""Airflow glue for ``dr_retention``: validate the form, prune per kind, report, fail on the breaker."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from awsdr.kinds import kind_for
+from awsdr.operators.backup import DrBaseOperator, run_window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+ALL = "all"
+
+
+def resolve_params(params: dict[str, Any], run_type: str, plans: list[str]) -> dict[str, Any]:
+    """The run's effective settings. Scheduled runs always delete (the form's dry_run default of
+    true protects people, not the schedule); manual runs do what the form says."""
+    plan = params.get("plan", ALL)
+    if plan != ALL and plan not in plans:
+        raise AirflowFailException(f"params.plan: unknown plan {plan!r}; expected one of {[ALL, *plans]}")
+    dry_run = params.get("dry_run", True)
+    force = params.get("force", False)
+    if not isinstance(dry_run, bool) or not isinstance(force, bool):
+        raise AirflowFailException("params.dry_run and params.force must be true or false")
+    manual = "manual" in run_type.lower()
+    return {
+        "plans": plans if plan == ALL else [plan],
+        "dry_run": dry_run if manual else False,
+        "force": force,
+    }
+
+
+class PruneOperator(DrBaseOperator):
+    """Apply the GFS retention rules to one kind's points in every region.
+
+    :param kind: resource type name.
+    :param settings: the ``validate_params`` task's output (plans, dry_run, force).
+    """
+
+    template_fields = ("settings",)
+
+    def __init__(self, *, kind: str, settings: Any, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
+        self.settings = settings
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from awsdr.catalog import Catalog
+        from awsdr.retention import prune_kind
+
+        settings = self.settings
+        catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
+        now = run_window(context)
+        runs = []
+        for plan in settings["plans"]:
+            if self.kind not in self.policy.plans[plan].select.types:
+                continue
+            run = prune_kind(
+                self.ctx,
+                kind_for(self.kind, self.policy, plan),
+                catalog,
+                self.policy,
+                plan,
+                now=now,
+                run_id=context["dag_run"].run_id,
+                dry_run=settings["dry_run"],
+                force=settings["force"],
+            )
+            s = run.summary
+            self.log.info(
+                "%s %s%s: keep %d (%d bytes), delete %d (%d bytes), blocked %d; by rule %s",
+                plan,
+                self.kind,
+                " (dry run)" if settings["dry_run"] else "",
+                s["kept"],
+                s["kept_bytes"],
+                s["deleted"],
+                s["deleted_bytes"],
+                s["blocked"],
+                {r: v["count"] for r, v in s["by_rule"].items()},
+            )
+            runs.append(run.to_dict())
+        return {"kind": self.kind, "runs": runs}
+
+
+class RetentionReportOperator(DrBaseOperator):
+    """Write the run's report (per plan, kind and region) to the catalog; fail on breaker or errors."""
+
+    def __init__(self, *, kinds: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kinds = kinds
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from awsdr.catalog import Catalog
+
+        ti = context["ti"]
+        settings = ti.xcom_pull(task_ids="validate_params") or {}
+        report: dict[str, Any] = {"run_id": context["dag_run"].run_id, "settings": settings, "kinds": {}}
+        problems: list[str] = []
+        for k in self.kinds:
+            out = ti.xcom_pull(task_ids=f"prune_{k}")
+            if out is None:
+                problems.append(f"{k}: prune task did not finish")
+                continue
+            report["kinds"][k] = out["runs"]
+            for run in out["runs"]:
+                for group, msg in run["blocked"].items():
+                    problems.append(f"breaker {run['plan']}/{k} {group}: {msg}")
+                for pid, err in run["errors"].items():
+                    problems.append(f"delete {run['plan']}/{k} {pid}: {err}")
+                for pid in run["refused"]:
+                    problems.append(
+                        f"refused {run['plan']}/{k} {pid}: not managed or on legal hold at delete time"
+                    )
+        catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in context["dag_run"].run_id)
+        catalog.put_json(f"retention/reports/{safe}.json", report)
+        if problems:
+            raise AirflowFailException(
+                f"Retention stopped or failed for {len(problems)} groups (re-run with force=true to override "
+                "the breaker after checking):\n- " + "\n- ".join(problems[:100])
+            )
+        return {"ok": True}
