@@ -222,6 +222,10 @@ class Kind:
         """Let ``account_id`` copy ``point`` (vault copies). Kinds that cannot share raise CaptureError."""
         raise CaptureError(f"{self.name} points cannot be shared across accounts")
 
+    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
+        """Add or overwrite ``tags`` on ``point`` (e.g. ``awsdr:verified-at`` after verification)."""
+        raise NotImplementedError
+
     # --- delete (retention) ----------------------------------------------------------------------
 
     def delete(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
