@@ -57,3 +57,18 @@ def test_backup_dags_catch_up_with_bounded_timetable(dagbag):
             assert dag.catchup is True
             assert isinstance(dag.timetable, BoundedCatchupTimetable)
             assert dag.max_active_runs <= 2
+
+
+def test_only_the_plugin_entry_is_loaded_as_a_plugin():
+    """plugins/.airflowignore keeps Airflow from importing awsdr's modules as top-level plugins
+    (it would register e.g. awsdr/operators/copy.py as the module ``copy``, shadowing the stdlib)."""
+    import copy
+    import sys
+
+    from airflow import plugins_manager
+
+    plugins_manager.ensure_plugins_loaded() if hasattr(plugins_manager, "ensure_plugins_loaded") else None
+    timetables = plugins_manager.get_timetables_plugins()
+    assert "awsdr.timetables.BoundedCatchupTimetable" in timetables
+    assert sys.modules["copy"] is copy
+    assert "awsdr" not in (getattr(sys.modules["copy"], "__file__", "") or "")

@@ -68,7 +68,9 @@ def test_point_info_reads_ownership_holds_copies_and_verification():
     )
     info = point_info(p, "ap-northeast-2")
     assert info.region_class == "dr"
-    assert info.managed and info.legal_hold and info.completed
+    assert info.managed
+    assert info.legal_hold
+    assert info.completed
     assert info.copy_of == "snap-1"
     assert info.verified_at == datetime(2026, 11, 25, tzinfo=UTC)
     assert info.size_bytes == 10
