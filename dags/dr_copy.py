@@ -56,7 +56,7 @@ def build(plan_name: str) -> DAG:
             "execution_timeout": timedelta(hours=6),
         },
     ) as dag:
-        preflight = CopyPreflightOperator(task_id="preflight", retries=0)
+        preflight = CopyPreflightOperator(task_id="preflight")
         copies = [
             CopyOperator(task_id=f"copy_{kind}", plan=plan_name, kind=kind) for kind in plan.select.types
         ]

@@ -50,9 +50,22 @@ __all__ = [
     "AWS_REGIONS",
     "DEFAULT_COPY_QUOTAS",
     "DEFAULT_POLICY_PATH",
+    "FAILOVER_STRATEGIES",
     "POLICY_ENV_VAR",
     "RESOURCE_TYPES",
+    "AmiLaunch",
+    "AsgStandby",
+    "Capacity",
+    "Dns",
+    "DnsRecord",
+    "Drill",
+    "EcsStandby",
+    "Failover",
+    "FailoverDatabase",
+    "FailoverReadiness",
+    "FailoverVerify",
     "Gfs",
+    "HealthCheck",
     "Plan",
     "Policy",
     "PolicyError",
@@ -169,6 +182,27 @@ _DURATION_EXPECTED = "an ISO-8601 duration in weeks, days, hours, minutes or sec
 _CRON_EXPECTED = "a 5-field cron expression (minute hour day month weekday), e.g. '0 * * * *'; quote it"
 _DATETIME_EXPECTED = "an ISO-8601 timestamp with a timezone, e.g. 2026-11-01T00:00:00Z"
 
+# --- failover ---------------------------------------------------------------------------------
+
+#: The four DR strategies of the AWS DR whitepaper, cheapest (slowest) first.
+FAILOVER_STRATEGIES: tuple[str, ...] = ("backup-restore", "pilot-light", "warm-standby", "active-active")
+#: Route 53 routing of the failover records: one record per name (simple) or one per region (weighted).
+DNS_ROUTING: tuple[str, ...] = ("simple", "weighted")
+DNS_RECORD_TYPES: tuple[str, ...] = ("A", "AAAA", "CNAME")
+DATABASE_KINDS: tuple[str, ...] = ("rds", "aurora", "dynamodb")
+#: A DNS name (zone or record), trailing dot optional.
+DOMAIN_PATTERN = r"^(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+HEALTH_CHECK_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+HTTP_URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
+RDS_ID_PATTERN = r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$"
+GLOBAL_CLUSTER_PATTERN = r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$"
+DYNAMODB_TABLE_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
+ASG_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/@+=-]{0,254}$"
+ECS_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
+INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+SUBNET_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
+
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -269,6 +303,161 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """An Auto Scaling group size: ``min <= desired <= max``."""
+
+    min: int = 0
+    desired: int = 0
+    max: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"min": self.min, "desired": self.desired, "max": self.max}
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    """One Route 53 record the runbook moves: its value in the primary and in each DR region.
+
+    With ``routing: weighted`` there is one record set per region, told apart by its set
+    identifier (default: the region name) and weighted ``weights[region]`` (default 100).
+    """
+
+    name: str
+    type: str
+    ttl: int
+    primary: str
+    dr: dict[str, str]
+    set_identifiers: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=dict)
+
+    def set_identifier(self, region: str) -> str:
+        """The weighted set identifier of ``region``'s record set."""
+        return self.set_identifiers.get(region, region)
+
+    def weight(self, region: str) -> int:
+        """The normal (not failed over) weight of ``region``'s record set."""
+        return self.weights.get(region, 100)
+
+
+@dataclass(frozen=True)
+class Dns:
+    """The hosted zone and the records traffic moves with."""
+
+    zone: str
+    routing: str
+    records: tuple[DnsRecord, ...]
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A Route 53 health check (``id``) or a URL answered with HTTP 2xx/3xx (``url``)."""
+
+    url: str | None = None
+    id: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.url or f"route53:{self.id}"
+
+
+@dataclass(frozen=True)
+class FailoverDatabase:
+    """A database the data layer brings up in the DR region.
+
+    :param kind: ``rds``, ``aurora`` or ``dynamodb``.
+    :param name: its identifier (table name) in the primary region.
+    :param replicas: DR region -> the standby there (RDS read replica, Aurora secondary cluster,
+        DynamoDB global-table replica); empty: restored from the newest DR copy.
+    :param global_cluster: the Aurora global database to fail over (Aurora only).
+    """
+
+    kind: str
+    name: str
+    replicas: dict[str, str] = field(default_factory=dict)
+    global_cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class AsgStandby:
+    """A standby Auto Scaling group in a DR region: full ``capacity`` and its ``resting`` size."""
+
+    name: str
+    region: str
+    capacity: Capacity
+    resting: Capacity = field(default_factory=Capacity)
+
+    kind = "asg"
+
+
+@dataclass(frozen=True)
+class EcsStandby:
+    """A standby ECS service in a DR region: full ``desired`` count and its ``resting`` count."""
+
+    cluster: str
+    service: str
+    region: str
+    desired: int
+    resting: int = 0
+
+    kind = "ecs"
+
+
+@dataclass(frozen=True)
+class AmiLaunch:
+    """Backup & restore compute: launch ``count`` instances from the newest copied AMI of ``source``.
+
+    :param source: the protected instance's id, or its ``Name`` tag.
+    :param subnets: DR region -> subnet (absent: the region's default VPC).
+    """
+
+    source: str
+    instance_type: str
+    subnets: dict[str, str] = field(default_factory=dict)
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Drill:
+    """Failover drills: ``schedule`` (None: manual only) and the DNS label drills live under."""
+
+    schedule: str | None = None
+    zone_prefix: str = "drill"
+
+
+@dataclass(frozen=True)
+class FailoverReadiness:
+    """How strict the pre-flight is: ``error`` blocks the failover, ``warning`` is reported."""
+
+    verified_within: timedelta = timedelta(days=7)
+    unverified: str = "warning"
+    stale_copies: str = "error"
+
+
+@dataclass(frozen=True)
+class FailoverVerify:
+    """Health checks after traffic moved: what an unknown status means and the HTTP timeout."""
+
+    unknown: str = "warn"
+    timeout: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Failover:
+    """The failover/failback runbook (``dr_failover``, ``dr_failback``, ``dr_failover_drill``)."""
+
+    strategy: str = "pilot-light"
+    dns: Dns | None = None
+    health_checks: tuple[HealthCheck, ...] = ()
+    databases: tuple[FailoverDatabase, ...] = ()
+    compute: tuple[AsgStandby | EcsStandby, ...] = ()
+    ami_launch: tuple[AmiLaunch, ...] = ()
+    drill: Drill = field(default_factory=Drill)
+    readiness: FailoverReadiness = field(default_factory=FailoverReadiness)
+    verify: FailoverVerify = field(default_factory=FailoverVerify)
+    primary_kms_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole policy file, validated, with every default filled in."""
 
@@ -289,7 +478,7 @@ class Policy:
     sns_topic_arn: str | None
     vault: Vault | None
     plans: dict[str, Plan]
-    failover: dict[str, Any] | None = field(default=None)
+    failover: Failover | None = field(default=None)
 
     @property
     def catalog_region(self) -> str:
@@ -499,6 +688,187 @@ _NOTIFICATION_KEYS: dict[str, _Key] = {
     "sns_topic_arn": _Key(_str_schema(SNS_TOPIC_ARN_PATTERN), "SNS topic for alerts (absent: no SNS)"),
 }
 
+# --- failover ---------------------------------------------------------------------------------
+
+
+def _region_map_schema(values: dict[str, Any], min_properties: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "propertyNames": _REGION_SCHEMA, "additionalProperties": values}
+    if min_properties:
+        out["minProperties"] = min_properties
+    return out
+
+
+_CAPACITY_KEYS: dict[str, _Key] = {
+    name: _Key(_int_schema(0), f"{name} size of the group", default=0) for name in ("min", "desired", "max")
+}
+
+_DNS_RECORD_KEYS: dict[str, _Key] = {
+    "name": _Key(_str_schema(DOMAIN_PATTERN), "the record name, inside the zone", required=True),
+    "type": _Key(_str_schema(enum=list(DNS_RECORD_TYPES)), "record type", default="CNAME"),
+    "ttl": _Key(_int_schema(0, 2147483647), "TTL in seconds", default=60),
+    "primary": _Key(_str_schema(minLength=1), "the value serving from the primary region", required=True),
+    "dr": _Key(
+        _region_map_schema(_str_schema(minLength=1), 1),
+        "DR region -> the value serving from that region",
+        required=True,
+    ),
+    "set_identifiers": _Key(
+        _region_map_schema(_str_schema(minLength=1, maxLength=128)),
+        "weighted routing: region -> set identifier (absent: the region name)",
+        default={},
+    ),
+    "weights": _Key(
+        _region_map_schema(_int_schema(0, 255)),
+        "weighted routing: region -> normal weight (absent: 100)",
+        default={},
+    ),
+}
+
+_DNS_KEYS: dict[str, _Key] = {
+    "zone": _Key(_str_schema(DOMAIN_PATTERN), "the public or private hosted zone name", required=True),
+    "routing": _Key(
+        _str_schema(enum=list(DNS_ROUTING)),
+        "simple: one record per name; weighted: one per region (active-active)",
+        default="simple",
+    ),
+    "records": _Key(
+        {"type": "array", "minItems": 1, "items": _object_schema(_DNS_RECORD_KEYS)},
+        "the records traffic moves with",
+        required=True,
+    ),
+}
+
+_HEALTH_CHECK_KEYS: dict[str, _Key] = {
+    "url": _Key(_str_schema(HTTP_URL_PATTERN), "an http(s) URL that answers 2xx/3xx when healthy"),
+    "id": _Key(_str_schema(HEALTH_CHECK_ID_PATTERN), "a Route 53 health check id"),
+}
+
+_DATABASE_KEYS: dict[str, _Key] = {
+    "rds": _Key(_str_schema(RDS_ID_PATTERN), "an RDS DB instance identifier"),
+    "aurora": _Key(_str_schema(RDS_ID_PATTERN), "an Aurora DB cluster identifier"),
+    "dynamodb": _Key(_str_schema(DYNAMODB_TABLE_PATTERN), "a DynamoDB table name"),
+    "replicas": _Key(
+        _region_map_schema(_str_schema(minLength=1)),
+        "DR region -> standby (read replica, secondary cluster, global-table replica); absent: restore",
+        default={},
+    ),
+    "global_cluster": _Key(
+        _str_schema(GLOBAL_CLUSTER_PATTERN), "Aurora only: the global database to fail over"
+    ),
+}
+
+_ASG_KEYS: dict[str, _Key] = {
+    "asg": _Key(_str_schema(ASG_NAME_PATTERN), "the standby Auto Scaling group's name", required=True),
+    "region": _Key(_REGION_SCHEMA, "its DR region", required=True),
+    "capacity": _Key(_object_schema(_CAPACITY_KEYS), "its size when serving", required=True),
+    "resting": _Key(_object_schema(_CAPACITY_KEYS), "its size while standing by", default={}),
+}
+
+_ECS_KEYS: dict[str, _Key] = {
+    "cluster": _Key(_str_schema(ECS_NAME_PATTERN), "ECS cluster name", required=True),
+    "service": _Key(_str_schema(ECS_NAME_PATTERN), "ECS service name", required=True),
+    "region": _Key(_REGION_SCHEMA, "its DR region", required=True),
+    "desired": _Key(_int_schema(0), "desired task count when serving", required=True),
+    "resting": _Key(_int_schema(0), "desired task count while standing by", default=0),
+}
+
+_ECS_ITEM_KEYS: dict[str, _Key] = {
+    "ecs": _Key(_object_schema(_ECS_KEYS), "a standby ECS service", required=True),
+}
+
+_AMI_LAUNCH_KEYS: dict[str, _Key] = {
+    "source": _Key(
+        _str_schema(minLength=1, maxLength=255), "protected instance id or Name tag", required=True
+    ),
+    "instance_type": _Key(_str_schema(INSTANCE_TYPE_PATTERN), "instance type to launch", required=True),
+    "subnet": _Key(
+        {"anyOf": [_str_schema(SUBNET_PATTERN), _region_map_schema(_str_schema(SUBNET_PATTERN))]},
+        "subnet id (one DR region) or DR region -> subnet id (absent: default VPC)",
+    ),
+    "count": _Key(_int_schema(1, 100), "instances to launch", default=1),
+}
+
+_DRILL_KEYS: dict[str, _Key] = {
+    "schedule": _Key(
+        {"anyOf": [_CRON_SCHEMA, {"type": "null"}]},
+        "cron schedule of dr_failover_drill (null: manual only)",
+        default=None,
+    ),
+    "zone_prefix": _Key(
+        _str_schema(DNS_LABEL_PATTERN), "drill records live under <zone_prefix>.<zone>", default="drill"
+    ),
+}
+
+_FAILOVER_READINESS_KEYS: dict[str, _Key] = {
+    "verified_within": _Key(
+        _DURATION_SCHEMA, "a DR copy restore-verified longer ago than this is 'unverified'", default="P7D"
+    ),
+    "unverified": _Key(
+        _str_schema(enum=["warning", "error"]),
+        "what an unverified copy is in the pre-flight",
+        default="warning",
+    ),
+    "stale_copies": _Key(
+        _str_schema(enum=["warning", "error"]),
+        "what a newest DR copy older than its plan's RPO is in the pre-flight",
+        default="error",
+    ),
+}
+
+_FAILOVER_VERIFY_KEYS: dict[str, _Key] = {
+    "unknown": _Key(
+        _str_schema(enum=["warn", "fail"]),
+        "a health check without data (no checker observations): warn and go on, or fail",
+        default="warn",
+    ),
+    "timeout": _Key(_DURATION_SCHEMA, "HTTP health check timeout", default="PT5S"),
+}
+
+_FAILOVER_KEYS: dict[str, _Key] = {
+    "strategy": _Key(
+        _str_schema(enum=list(FAILOVER_STRATEGIES)),
+        "default DR strategy of the trigger form",
+        default="pilot-light",
+    ),
+    "dns": _Key(_object_schema(_DNS_KEYS), "Route 53 records moved by the traffic step (absent: none)"),
+    "health_checks": _Key(
+        {
+            "type": "array",
+            "items": {**_object_schema(_HEALTH_CHECK_KEYS), "minProperties": 1, "maxProperties": 1},
+        },
+        "checks that must pass after traffic moved",
+        default=[],
+    ),
+    "databases": _Key(
+        {
+            "type": "array",
+            "items": {
+                **_object_schema(_DATABASE_KEYS),
+                "oneOf": [{"required": [k]} for k in DATABASE_KINDS],
+            },
+        },
+        "databases the data layer brings up",
+        default=[],
+    ),
+    "compute": _Key(
+        {"type": "array", "items": {"anyOf": [_object_schema(_ASG_KEYS), _object_schema(_ECS_ITEM_KEYS)]}},
+        "standby Auto Scaling groups ({asg: ...}) and ECS services ({ecs: {...}})",
+        default=[],
+    ),
+    "ami_launch": _Key(
+        {"type": "array", "items": _object_schema(_AMI_LAUNCH_KEYS)},
+        "backup & restore: instances launched from the copied AMIs",
+        default=[],
+    ),
+    "drill": _Key(_object_schema(_DRILL_KEYS), "failover drills", default={}),
+    "readiness": _Key(_object_schema(_FAILOVER_READINESS_KEYS), "pre-flight strictness", default={}),
+    "verify": _Key(_object_schema(_FAILOVER_VERIFY_KEYS), "health check options", default={}),
+    "primary_kms_key": _Key(
+        _str_schema(KMS_KEY_PATTERN),
+        "failback: key (primary region) the copies sent home are encrypted with (absent: the DR key's alias)",
+    ),
+}
+
 _POLICY_KEYS: dict[str, _Key] = {
     "version": _Key({"type": "integer", "const": 1}, "policy format version (1)", required=True),
     "timezone": _Key(_str_schema(), "IANA timezone of the cron schedules", default="UTC"),
@@ -556,7 +926,9 @@ _POLICY_KEYS: dict[str, _Key] = {
         "protection plans by name (lowercase, digits, underscores; at most 40 characters)",
         required=True,
     ),
-    "failover": _Key({"type": "object"}, "failover runbook (free-form for now)"),
+    "failover": _Key(
+        _object_schema(_FAILOVER_KEYS), "the failover/failback runbook (absent: no failover DAGs' steps)"
+    ),
 }
 
 
@@ -1164,6 +1536,339 @@ def _sns_topic(value: Any, primary: str) -> str | None:
     return arn
 
 
+# --- failover ---------------------------------------------------------------------------------
+
+
+def _choice(value: Any, path: _PathT, choices: tuple[str, ...] | list[str]) -> str:
+    expected = f"one of {', '.join(choices)}"
+    text = _str(value, path, expected)
+    if text not in choices:
+        raise _Invalid(path, f"unknown value {text!r}{_suggest(text, tuple(choices))}", expected)
+    return text
+
+
+def _dr_region_key(region: str, path: _PathT, dr_regions: tuple[str, ...]) -> None:
+    if region not in dr_regions:
+        raise _Invalid(path, f"{region!r} is not a DR region", f"one of {', '.join(dr_regions)}", at_key=True)
+
+
+def _fqdn(value: Any, path: _PathT, expected: str) -> str:
+    """A DNS name in Route 53's form: lowercase with the trailing dot."""
+    text = _matching(value, path, DOMAIN_PATTERN, expected)
+    return text.lower().rstrip(".") + "."
+
+
+def _capacity(value: Any, path: _PathT) -> Capacity:
+    m = _keyed(value, path, _CAPACITY_KEYS, "a group size")
+    sizes = {
+        name: _int(_get(m, name, _CAPACITY_KEYS), (*path, name), 0) for name in ("min", "desired", "max")
+    }
+    cap = Capacity(**sizes)
+    if not cap.min <= cap.desired <= cap.max:
+        raise _Invalid(
+            path,
+            f"min {cap.min}, desired {cap.desired}, max {cap.max} are out of order",
+            "min <= desired <= max",
+        )
+    return cap
+
+
+def _dns_record(value: Any, path: _PathT, zone: str, primary: str, dr_regions: tuple[str, ...]) -> DnsRecord:
+    m = _keyed(value, path, _DNS_RECORD_KEYS, "a DNS record")
+    name = _fqdn(m["name"], (*path, "name"), f"a DNS name inside {zone}")
+    if name != zone and not name.endswith("." + zone):
+        raise _Invalid((*path, "name"), f"{name} is not inside the zone {zone}", f"a name ending in .{zone}")
+    rtype = _choice(_get(m, "type", _DNS_RECORD_KEYS), (*path, "type"), DNS_RECORD_TYPES)
+    ttl = _int(_get(m, "ttl", _DNS_RECORD_KEYS), (*path, "ttl"), 0, 2147483647)
+    value_expected = "the record value (an IP address or host name)"
+    primary_value = _str(m["primary"], (*path, "primary"), value_expected)
+    if not primary_value:
+        raise _Invalid((*path, "primary"), "must not be empty", value_expected)
+    dr_path = (*path, "dr")
+    raw_dr = _dict(m["dr"], dr_path, "a mapping of DR region to record value", non_empty=True)
+    dr: dict[str, str] = {}
+    for region, val in raw_dr.items():
+        _dr_region_key(region, (*dr_path, region), dr_regions)
+        text = _str(val, (*dr_path, region), value_expected)
+        if not text:
+            raise _Invalid((*dr_path, region), "must not be empty", value_expected)
+        dr[region] = text
+    regions = (primary, *dr_regions)
+    set_ids: dict[str, str] = {}
+    sid_path = (*path, "set_identifiers")
+    for region, val in _dict(_get(m, "set_identifiers", _DNS_RECORD_KEYS), sid_path, "region -> id").items():
+        if region not in regions:
+            raise _Invalid(
+                (*sid_path, region), f"{region!r} is not a policy region", ", ".join(regions), at_key=True
+            )
+        text = _str(val, (*sid_path, region), "a set identifier of 1-128 characters")
+        if not 1 <= len(text) <= 128:
+            raise _Invalid((*sid_path, region), "length out of range", "a set identifier of 1-128 characters")
+        if text in set_ids.values():
+            raise _Invalid((*sid_path, region), f"{text!r} is used twice", "one identifier per region")
+        set_ids[region] = text
+    weights: dict[str, int] = {}
+    w_path = (*path, "weights")
+    for region, val in _dict(_get(m, "weights", _DNS_RECORD_KEYS), w_path, "region -> weight").items():
+        if region not in regions:
+            raise _Invalid(
+                (*w_path, region), f"{region!r} is not a policy region", ", ".join(regions), at_key=True
+            )
+        weights[region] = _int(val, (*w_path, region), 0, 255)
+    return DnsRecord(
+        name=name,
+        type=rtype,
+        ttl=ttl,
+        primary=primary_value,
+        dr=dr,
+        set_identifiers=set_ids,
+        weights=weights,
+    )
+
+
+def _dns(value: Any, path: _PathT, primary: str, dr_regions: tuple[str, ...]) -> Dns:
+    m = _keyed(value, path, _DNS_KEYS, "DNS")
+    zone = _fqdn(m["zone"], (*path, "zone"), "a hosted zone name such as example.com")
+    routing = _choice(_get(m, "routing", _DNS_KEYS), (*path, "routing"), DNS_ROUTING)
+    rpath = (*path, "records")
+    raw = _list(m["records"], rpath, "a non-empty list of records ({name, type, ttl, primary, dr})")
+    records: list[DnsRecord] = []
+    for i, item in enumerate(raw):
+        record = _dns_record(item, (*rpath, i), zone, primary, dr_regions)
+        if any((r.name, r.type) == (record.name, record.type) for r in records):
+            raise _Invalid(
+                (*rpath, i, "name"), f"{record.name} {record.type} is listed twice", "each record once"
+            )
+        records.append(record)
+    return Dns(zone=zone, routing=routing, records=tuple(records))
+
+
+def _health_check(value: Any, path: _PathT) -> HealthCheck:
+    m = _keyed(value, path, _HEALTH_CHECK_KEYS, "a health check")
+    if len(m) != 1:
+        raise _Invalid(
+            path, f"has {len(m)} of url/id", "exactly one of url: <http(s) URL> or id: <Route 53 id>"
+        )
+    if "url" in m:
+        url = _matching(m["url"], (*path, "url"), HTTP_URL_PATTERN, "an http(s) URL, e.g. https://app/health")
+        return HealthCheck(url=url)
+    hc_id = _matching(m["id"], (*path, "id"), HEALTH_CHECK_ID_PATTERN, "a Route 53 health check id (a UUID)")
+    return HealthCheck(id=hc_id)
+
+
+def _database(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverDatabase:
+    m = _keyed(value, path, _DATABASE_KEYS, "a database")
+    kinds = [k for k in DATABASE_KINDS if k in m]
+    if len(kinds) != 1:
+        raise _Invalid(
+            path,
+            f"names {len(kinds)} of rds/aurora/dynamodb" + (f" ({', '.join(kinds)})" if kinds else ""),
+            "exactly one of rds: <instance>, aurora: <cluster> or dynamodb: <table>",
+        )
+    kind = kinds[0]
+    patterns = {"rds": RDS_ID_PATTERN, "aurora": RDS_ID_PATTERN, "dynamodb": DYNAMODB_TABLE_PATTERN}
+    expected = {
+        "rds": "an RDS DB instance identifier (letters, digits, hyphens; first a letter)",
+        "aurora": "an Aurora DB cluster identifier (letters, digits, hyphens; first a letter)",
+        "dynamodb": "a DynamoDB table name of 3-255 letters, digits, _ . -",
+    }[kind]
+    name = _matching(m[kind], (*path, kind), patterns[kind], expected)
+    rpath = (*path, "replicas")
+    replicas: dict[str, str] = {}
+    for region, val in _dict(
+        _get(m, "replicas", _DATABASE_KEYS), rpath, "a mapping of DR region to standby"
+    ).items():
+        _dr_region_key(region, (*rpath, region), dr_regions)
+        ident = _matching(val, (*rpath, region), patterns[kind], expected)
+        if kind == "dynamodb" and ident != name:
+            raise _Invalid(
+                (*rpath, region),
+                f"{ident!r} is not {name!r}",
+                "the table's own name: a global-table replica is named like the table",
+            )
+        replicas[region] = ident
+    global_cluster = None
+    if "global_cluster" in m:
+        if kind != "aurora":
+            raise _Invalid(
+                (*path, "global_cluster"),
+                f"a {kind} database has no global cluster",
+                "aurora databases only",
+                at_key=True,
+            )
+        global_cluster = _matching(
+            m["global_cluster"],
+            (*path, "global_cluster"),
+            GLOBAL_CLUSTER_PATTERN,
+            "a global cluster identifier",
+        )
+    return FailoverDatabase(kind=kind, name=name, replicas=replicas, global_cluster=global_cluster)
+
+
+def _compute(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AsgStandby | EcsStandby:
+    if isinstance(value, dict) and "ecs" in value:
+        outer = _keyed(
+            value, path, _ECS_ITEM_KEYS, "an ECS standby ({ecs: {cluster, service, region, desired}})"
+        )
+        epath = (*path, "ecs")
+        m = _keyed(outer["ecs"], epath, _ECS_KEYS, "an ECS service")
+        region = _region(m["region"], (*epath, "region"))
+        if region not in dr_regions:
+            raise _Invalid(
+                (*epath, "region"), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}"
+            )
+        desired = _int(m["desired"], (*epath, "desired"), 0)
+        resting = _int(_get(m, "resting", _ECS_KEYS), (*epath, "resting"), 0)
+        if resting > desired:
+            raise _Invalid((*epath, "resting"), f"{resting} is above desired {desired}", "resting <= desired")
+        return EcsStandby(
+            cluster=_matching(m["cluster"], (*epath, "cluster"), ECS_NAME_PATTERN, "an ECS cluster name"),
+            service=_matching(m["service"], (*epath, "service"), ECS_NAME_PATTERN, "an ECS service name"),
+            region=region,
+            desired=desired,
+            resting=resting,
+        )
+    m = _keyed(value, path, _ASG_KEYS, "a standby ({asg: name, region, capacity} or {ecs: {...}})")
+    region = _region(m["region"], (*path, "region"))
+    if region not in dr_regions:
+        raise _Invalid((*path, "region"), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}")
+    capacity = _capacity(m["capacity"], (*path, "capacity"))
+    rest = _capacity(_get(m, "resting", _ASG_KEYS), (*path, "resting"))
+    if rest.desired > capacity.desired or rest.min > capacity.min:
+        raise _Invalid((*path, "resting"), "is larger than capacity", "a resting size within capacity")
+    return AsgStandby(
+        name=_matching(m["asg"], (*path, "asg"), ASG_NAME_PATTERN, "an Auto Scaling group name"),
+        region=region,
+        capacity=capacity,
+        resting=rest,
+    )
+
+
+def _ami_launch(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AmiLaunch:
+    m = _keyed(value, path, _AMI_LAUNCH_KEYS, "an AMI launch")
+    source = _str(m["source"], (*path, "source"), "an instance id (i-...) or Name tag")
+    if not 1 <= len(source) <= 255:
+        raise _Invalid((*path, "source"), "length out of range", "an instance id (i-...) or Name tag")
+    subnets: dict[str, str] = {}
+    if "subnet" in m:
+        spath = (*path, "subnet")
+        raw = m["subnet"]
+        if isinstance(raw, dict):
+            for region, val in raw.items():
+                _dr_region_key(region, (*spath, region), dr_regions)
+                subnets[region] = _matching(val, (*spath, region), SUBNET_PATTERN, "a subnet id (subnet-...)")
+        else:
+            subnet = _matching(
+                raw, spath, SUBNET_PATTERN, "a subnet id (subnet-...) or DR region -> subnet id"
+            )
+            if len(dr_regions) > 1:
+                raise _Invalid(
+                    spath, "one subnet for several DR regions", "a mapping of DR region to subnet id"
+                )
+            subnets = {dr_regions[0]: subnet}
+    return AmiLaunch(
+        source=source,
+        instance_type=_matching(
+            m["instance_type"],
+            (*path, "instance_type"),
+            INSTANCE_TYPE_PATTERN,
+            "an instance type like t3.micro",
+        ),
+        subnets=subnets,
+        count=_int(_get(m, "count", _AMI_LAUNCH_KEYS), (*path, "count"), 1, 100),
+    )
+
+
+def _failover(value: Any, primary: str, dr_regions: tuple[str, ...]) -> Failover:
+    path: _PathT = ("failover",)
+    m = _keyed(value, path, _FAILOVER_KEYS, "the failover runbook")
+    strategy = _choice(_get(m, "strategy", _FAILOVER_KEYS), (*path, "strategy"), FAILOVER_STRATEGIES)
+    dns = _dns(m["dns"], (*path, "dns"), primary, dr_regions) if "dns" in m else None
+
+    def items(key: str, what: str) -> list[Any]:
+        return _list(_get(m, key, _FAILOVER_KEYS), (*path, key), f"a list of {what}", non_empty=False)
+
+    checks = tuple(
+        _health_check(item, (*path, "health_checks", i))
+        for i, item in enumerate(items("health_checks", "{url: ...} or {id: ...}"))
+    )
+    databases: list[FailoverDatabase] = []
+    for i, item in enumerate(items("databases", "{rds|aurora|dynamodb: name, replicas: {...}}")):
+        db = _database(item, (*path, "databases", i), dr_regions)
+        if any((d.kind, d.name) == (db.kind, db.name) for d in databases):
+            raise _Invalid(
+                (*path, "databases", i), f"{db.kind} {db.name} is listed twice", "each database once"
+            )
+        databases.append(db)
+    compute: list[AsgStandby | EcsStandby] = []
+    for i, item in enumerate(items("compute", "{asg: ...} or {ecs: {...}}")):
+        unit = _compute(item, (*path, "compute", i), dr_regions)
+        if any(_unit_key(u) == _unit_key(unit) for u in compute):
+            raise _Invalid((*path, "compute", i), f"{_unit_key(unit)} is listed twice", "each standby once")
+        compute.append(unit)
+    launches = tuple(
+        _ami_launch(item, (*path, "ami_launch", i), dr_regions)
+        for i, item in enumerate(items("ami_launch", "{source, instance_type}"))
+    )
+    dpath = (*path, "drill")
+    drill = _keyed(_get(m, "drill", _FAILOVER_KEYS), dpath, _DRILL_KEYS, "drill options")
+    schedule = drill.get("schedule")
+    rpath = (*path, "readiness")
+    ready = _keyed(_get(m, "readiness", _FAILOVER_KEYS), rpath, _FAILOVER_READINESS_KEYS, "readiness options")
+    vpath = (*path, "verify")
+    verify = _keyed(_get(m, "verify", _FAILOVER_KEYS), vpath, _FAILOVER_VERIFY_KEYS, "verify options")
+    primary_key = None
+    if "primary_kms_key" in m:
+        primary_key = _matching(
+            m["primary_kms_key"], (*path, "primary_kms_key"), KMS_KEY_PATTERN, "a KMS key alias, id or ARN"
+        )
+    return Failover(
+        strategy=strategy,
+        dns=dns,
+        health_checks=checks,
+        databases=tuple(databases),
+        compute=tuple(compute),
+        ami_launch=launches,
+        drill=Drill(
+            schedule=None if schedule is None else _cron(schedule, (*dpath, "schedule")),
+            zone_prefix=_matching(
+                _get(drill, "zone_prefix", _DRILL_KEYS),
+                (*dpath, "zone_prefix"),
+                DNS_LABEL_PATTERN,
+                "a lowercase DNS label such as drill",
+            ),
+        ),
+        readiness=FailoverReadiness(
+            verified_within=_duration(
+                _get(ready, "verified_within", _FAILOVER_READINESS_KEYS), (*rpath, "verified_within")
+            ),
+            unverified=_choice(
+                _get(ready, "unverified", _FAILOVER_READINESS_KEYS),
+                (*rpath, "unverified"),
+                ("warning", "error"),
+            ),
+            stale_copies=_choice(
+                _get(ready, "stale_copies", _FAILOVER_READINESS_KEYS),
+                (*rpath, "stale_copies"),
+                ("warning", "error"),
+            ),
+        ),
+        verify=FailoverVerify(
+            unknown=_choice(
+                _get(verify, "unknown", _FAILOVER_VERIFY_KEYS), (*vpath, "unknown"), ("warn", "fail")
+            ),
+            timeout=_duration(_get(verify, "timeout", _FAILOVER_VERIFY_KEYS), (*vpath, "timeout")),
+        ),
+        primary_kms_key=primary_key,
+    )
+
+
+def _unit_key(unit: AsgStandby | EcsStandby) -> str:
+    if isinstance(unit, AsgStandby):
+        return f"asg {unit.name} in {unit.region}"
+    return f"ecs {unit.cluster}/{unit.service} in {unit.region}"
+
+
 def _build_policy(doc: Any, source: str) -> Policy:
     if not isinstance(doc, dict):
         raise _Invalid((), f"the policy is {_describe(doc)}", "a mapping with version, plans, ...")
@@ -1208,9 +1913,7 @@ def _build_policy(doc: Any, source: str) -> Policy:
                 at_key=True,
             )
         plans[name] = _plan(name, raw, ("plans", name), tz, start_date, max_catchup)
-    failover: dict[str, Any] | None = None
-    if "failover" in m:
-        failover = _dict(m["failover"], ("failover",), "a mapping")
+    failover = _failover(m["failover"], primary, dr_regions) if "failover" in m else None
     return Policy(
         source_path=source,
         version=1,

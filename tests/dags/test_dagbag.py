@@ -67,7 +67,6 @@ def test_only_the_plugin_entry_is_loaded_as_a_plugin():
 
     from airflow import plugins_manager
 
-    plugins_manager.ensure_plugins_loaded() if hasattr(plugins_manager, "ensure_plugins_loaded") else None
     timetables = plugins_manager.get_timetables_plugins()
     assert "awsdr.timetables.BoundedCatchupTimetable" in timetables
     assert sys.modules["copy"] is copy
