@@ -350,14 +350,19 @@ class Dns:
 
 @dataclass(frozen=True)
 class HealthCheck:
-    """A Route 53 health check (``id``) or a URL answered with HTTP 2xx/3xx (``url``)."""
+    """A Route 53 health check (by ``id``, or by ``name``: its Name tag or caller reference), or a
+    URL that must answer HTTP 2xx/3xx (``url``). Exactly one is set.
+    """
 
     url: str | None = None
     id: str | None = None
+    name: str | None = None
 
     @property
     def label(self) -> str:
-        return self.url or f"route53:{self.id}"
+        if self.url:
+            return self.url
+        return f"route53:{self.id}" if self.id else f"route53 name {self.name}"
 
 
 @dataclass(frozen=True)
@@ -741,6 +746,10 @@ _DNS_KEYS: dict[str, _Key] = {
 _HEALTH_CHECK_KEYS: dict[str, _Key] = {
     "url": _Key(_str_schema(HTTP_URL_PATTERN), "an http(s) URL that answers 2xx/3xx when healthy"),
     "id": _Key(_str_schema(HEALTH_CHECK_ID_PATTERN), "a Route 53 health check id"),
+    "name": _Key(
+        _str_schema(minLength=1, maxLength=255),
+        "a Route 53 health check found by its Name tag or caller reference (ids differ per account)",
+    ),
 }
 
 _DATABASE_KEYS: dict[str, _Key] = {
@@ -836,7 +845,7 @@ _FAILOVER_KEYS: dict[str, _Key] = {
             "type": "array",
             "items": {**_object_schema(_HEALTH_CHECK_KEYS), "minProperties": 1, "maxProperties": 1},
         },
-        "checks that must pass after traffic moved",
+        "checks that must pass after traffic moved: {url: ...}, {id: ...} or {name: ...}",
         default=[],
     ),
     "databases": _Key(
@@ -1647,11 +1656,18 @@ def _health_check(value: Any, path: _PathT) -> HealthCheck:
     m = _keyed(value, path, _HEALTH_CHECK_KEYS, "a health check")
     if len(m) != 1:
         raise _Invalid(
-            path, f"has {len(m)} of url/id", "exactly one of url: <http(s) URL> or id: <Route 53 id>"
+            path,
+            f"has {len(m)} of url/id/name",
+            "exactly one of url: <http(s) URL>, id: <Route 53 id> or name: <Route 53 health check name>",
         )
     if "url" in m:
         url = _matching(m["url"], (*path, "url"), HTTP_URL_PATTERN, "an http(s) URL, e.g. https://app/health")
         return HealthCheck(url=url)
+    if "name" in m:
+        name = _str(m["name"], (*path, "name"), "a health check name of 1-255 characters")
+        if not 1 <= len(name) <= 255:
+            raise _Invalid((*path, "name"), "length out of range", "a health check name of 1-255 characters")
+        return HealthCheck(name=name)
     hc_id = _matching(m["id"], (*path, "id"), HEALTH_CHECK_ID_PATTERN, "a Route 53 health check id (a UUID)")
     return HealthCheck(id=hc_id)
 

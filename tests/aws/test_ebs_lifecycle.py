@@ -215,10 +215,12 @@ def test_restore_status_and_validate_pass(ctx):
     assert restored.details["snapshot_id"] == copy.point_id
     again = _restore(ctx, copy)
     assert again.resource_id == restored.resource_id
+    # Same name, other run (or a volume made by hand): not this restore.
+    assert _restore(ctx, copy, run="r2").resource_id != restored.resource_id
     vols = ctx.client("ec2", DR).describe_volumes(
-        Filters=[{"Name": "tag:Name", "Values": ["awsdr-verify-r1"]}]
+        Filters=[{"Name": "tag:awsdr:verify-run", "Values": ["r1"]}]
     )["Volumes"]
-    assert len(vols) == 1
+    assert [v["VolumeId"] for v in vols] == [restored.resource_id]
     tags = {t["Key"]: t["Value"] for t in vols[0]["Tags"]}
     assert tags == {"awsdr:verify-run": "r1", "Name": "awsdr-verify-r1"}
     [status] = kind.restore_status(ctx, DR, [restored])

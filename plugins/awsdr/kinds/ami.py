@@ -595,11 +595,14 @@ class AmiKind(Kind):
 
     def restore(self, ctx: AwsContext, point: RecoveryPoint, *, name: str, tags: dict[str, str]) -> Restored:
         ec2 = ctx.client("ec2", point.region)
+        # Ours only: the name, the tags and the image must all match (a look-alike is ignored).
         found = self._restore_instances(
             ec2,
             [
                 {"Name": "tag:Name", "Values": [name]},
+                {"Name": "image-id", "Values": [point.point_id]},
                 {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+                *({"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items() if k != "Name"),
             ],
         )
         if found:

@@ -396,11 +396,14 @@ class EbsKind(Kind):
 
     def restore(self, ctx: AwsContext, point: RecoveryPoint, *, name: str, tags: dict[str, str]) -> Restored:
         ec2 = ctx.client("ec2", point.region)
+        # Ours only: the name, the tags and the snapshot must all match (a look-alike is ignored).
         found = self._volumes(
             ec2,
             [
                 {"Name": "tag:Name", "Values": [name]},
+                {"Name": "snapshot-id", "Values": [point.point_id]},
                 {"Name": "status", "Values": ["creating", "available", "in-use", "error"]},
+                *({"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items() if k != "Name"),
             ],
         )
         if found:

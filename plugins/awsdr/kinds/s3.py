@@ -16,6 +16,29 @@ metadata, so a HEAD answers without reading the manifest.
 
 Buckets are discovered with ListBuckets + GetBucketLocation + GetBucketTagging (the tagging API
 does not list buckets reliably everywhere), per-bucket calls on a bounded thread pool.
+
+Tags of a point: the manifest JSON's ``"tags"``, overlaid with the manifest object's tags where S3
+keeps them (real AWS; moto refuses tag keys starting with ``aws``). A legal hold on an S3 point is
+the tag ``awsdr:legal-hold`` on the manifest object, or the key added to the JSON ``"tags"``
+(:meth:`S3Kind.set_tags` does whichever works).
+
+Cross-region copy (:meth:`S3Kind.copy`): the DR bucket is the source bucket's replication
+destination when replication points at a bucket in the DR region, else ``<bucket>-dr-<region>``
+(made on demand: versioning on, SSE-KMS with the DR key, public access blocked). Every object
+version the source manifest names is made present there: a replica (S3 replication keeps version
+ids), or a copy made with CopyObject (UploadPartCopy above 5 GiB) carrying the metadata
+``awsdr-source-version-id`` / ``awsdr-source-etag``, encrypted with the DR key. Which versions are
+already there is decided from the index ``points/s3-dr/<region>/<bucket>/index.json`` (source
+version id -> DR version id; ``null:<key>`` for null versions) checked against one listing of the
+DR bucket's versions. The copy point is the DR manifest
+``points/s3-dr/<region>/<plan>/<bucket>/<window stamp>.json``: the source entries plus
+``dr_version_id``, and the copy's tags. Replication, when configured, is also checked and reported
+in ``details["replication"]``; the copy does not rely on it (moto does not replicate).
+
+Retention deletes manifests only, never object data of the protected bucket. DR bucket versions
+that no remaining DR manifest names are removed by :func:`prune_dr_versions` (only versions this
+product copied, i.e. carrying ``awsdr-source-version-id``; replicas are left to the bucket's own
+lifecycle). Restore creates nothing: the restored resource is the bucket holding the versions.
 """
 
 from __future__ import annotations
@@ -24,6 +47,7 @@ import base64
 import hashlib
 import json
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,12 +55,28 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
-from awsdr.aws.context import error_code, tag_dict
-from awsdr.kinds.base import AVAILABLE, MISSING, CaptureError, Kind, RecoveryPoint, Resource
+from awsdr.aws.context import chunks, error_code, tag_dict, tag_list
+from awsdr.kinds.base import (
+    ABSENT,
+    AVAILABLE,
+    DELETED,
+    MISSING,
+    REFUSED,
+    CaptureError,
+    Kind,
+    RecoveryPoint,
+    Resource,
+    Restored,
+    point_from_tags,
+)
 from awsdr.windows import (
     TAG_CAPTURED_AT,
+    TAG_LEGAL_HOLD,
+    TAG_MANAGED,
+    NameRule,
     format_window,
     is_product_made,
+    make_name,
     parse_window,
     point_tags,
     to_utc,
@@ -153,6 +193,313 @@ def _details_from_head(head: dict[str, Any], key: str) -> dict[str, Any]:
         "digest": meta.get("digest"),
         "manifest_key": key,
     }
+
+
+# --- shared helpers: bucket names, DR buckets, JSON documents, versions (also used by dynamodb) -
+
+#: Bucket names this product makes: 3-63 lowercase letters, digits, hyphens (no dots: they break
+#: virtual-hosted TLS), no double hyphen, no trailing hyphen.
+BUCKET_NAME = NameRule(max_len=63, min_len=3, allowed="a-z0-9-", lowercase=True, no_double_hyphen=True)
+#: CopyObject copies at most 5 GiB; larger objects are copied part by part (UploadPartCopy).
+COPY_LIMIT = 5 * 1024**3
+#: Part size of a multipart copy (AWS: 5 MiB - 5 GiB per part, at most 10,000 parts).
+PART_SIZE = 512 * 1024**2
+MAX_PARTS = 10_000
+#: DeleteObjects takes at most 1,000 keys.
+DELETE_BATCH = 1000
+#: Metadata on every object version this product copies into a DR bucket.
+META_SOURCE_VERSION = "awsdr-source-version-id"
+META_SOURCE_ETAG = "awsdr-source-etag"
+#: A manifest's header (everything before ``"objects"``) is read with one ranged GET of this size.
+HEADER_BYTES = 64 * 1024
+_OBJECTS_MARK = ',"objects":['
+_PRECONDITION = ("PreconditionFailed", "ConditionalRequestConflict")
+_NO_BUCKET = ("404", "NoSuchBucket", "NotFound")
+
+
+def make_bucket_name(*parts: str) -> str:
+    """A valid, deterministic bucket name from ``parts`` (long names keep head, digest, tail)."""
+    return make_name(BUCKET_NAME, *parts)
+
+
+def dr_bucket_name(bucket: str, region: str) -> str:
+    """``<bucket>-dr-<region>``, shortened with a digest when over 63 characters."""
+    return make_bucket_name(bucket, "dr", region)
+
+
+def dr_manifest_key(region: str, plan: str, bucket: str, window: datetime) -> str:
+    """``points/s3-dr/<region>/<plan>/<bucket>/<window stamp>.json`` (the copy point)."""
+    return f"points/s3-dr/{region}/{plan}/{bucket}/{window_stamp(window)}.json"
+
+
+def dr_index_key(region: str, bucket: str) -> str:
+    """``points/s3-dr/<region>/<bucket>/index.json``: source version id -> DR version id."""
+    return f"points/s3-dr/{region}/{bucket}/index.json"
+
+
+def index_key_of(entry: dict[str, Any]) -> str:
+    """The index key of a manifest entry: its version id (``null:<key>`` for a null version)."""
+    version = str(entry["version_id"])
+    return f"null:{entry['key']}" if version == "null" else version
+
+
+def resolve_kms_key(ctx: AwsContext, region: str, key_id: str) -> str:
+    """The ARN of ``key_id`` (alias, id or ARN) in ``region``; CaptureError when it does not exist."""
+    try:
+        meta = ctx.client("kms", region).describe_key(KeyId=key_id)["KeyMetadata"]
+    except ClientError as err:
+        raise CaptureError(f"KMS key {key_id} in {region}: {error_code(err)}: {err}") from err
+    if meta.get("KeyState") not in (None, "Enabled"):
+        raise CaptureError(f"KMS key {key_id} in {region} is {meta.get('KeyState')}")
+    return str(meta["Arn"])
+
+
+def ensure_bucket(
+    s3: Any,
+    bucket: str,
+    region: str,
+    *,
+    kms_key_arn: str,
+    tags: dict[str, str] | None = None,
+    ready: set[str] | None = None,
+    lock: threading.Lock | None = None,
+) -> None:
+    """Make sure ``bucket`` exists in ``region``: versioning on, SSE-KMS with the key, no public access.
+
+    Created when missing (tagged with ``tags`` then); the settings are (re)applied once per
+    ``ready`` set, so a bucket half-configured by an interrupted run gets fixed. A bucket of that
+    name owned by another account or in another region is a :class:`CaptureError`.
+    """
+    marker = f"{bucket}|{region}|{kms_key_arn}"
+    if ready is not None and marker in ready:
+        return
+    created = False
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as err:
+        code = error_code(err)
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise CaptureError(f"bucket {bucket} exists and is not ours ({code})") from err
+        if code not in _NO_BUCKET:
+            raise CaptureError(f"bucket {bucket}: {code}: {err}") from err
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            s3.create_bucket(**kwargs)
+            created = True
+        except ClientError as err2:
+            if error_code(err2) != "BucketAlreadyOwnedByYou":
+                raise CaptureError(f"cannot create bucket {bucket}: {error_code(err2)}: {err2}") from err2
+    try:
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if location != region:
+            raise CaptureError(f"bucket {bucket} is in {location}, not {region}")
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": kms_key_arn,
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+        if created and tags:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(tags)})
+    except ClientError as err:
+        raise CaptureError(f"cannot configure bucket {bucket}: {error_code(err)}: {err}") from err
+    if ready is not None:
+        if lock is None:
+            ready.add(marker)
+        else:
+            with lock:
+                ready.add(marker)
+
+
+def get_doc(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A JSON document and its ETag, or ``(None, None)`` when there is none."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        if error_code(err) in _NOT_FOUND:
+            return None, None
+        raise
+    body = response["Body"]
+    try:
+        doc: dict[str, Any] = json.loads(body.read())
+    finally:
+        body.close()
+    return doc, response.get("ETag")
+
+
+def put_doc(
+    s3: Any,
+    bucket: str,
+    key: str,
+    doc: dict[str, Any],
+    *,
+    if_none_match: bool = False,
+    if_match: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> bool:
+    """Write a JSON document; False when the condition (``If-None-Match: *`` / ``If-Match``) failed."""
+    kwargs: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "Body": json.dumps(doc, separators=(",", ":")).encode(),
+        "ContentType": "application/json",
+    }
+    if metadata:
+        kwargs["Metadata"] = metadata
+    if if_none_match:
+        kwargs["IfNoneMatch"] = "*"
+    if if_match:
+        kwargs["IfMatch"] = if_match
+    try:
+        s3.put_object(**kwargs)
+    except ClientError as err:
+        if error_code(err) in _PRECONDITION:
+            return False
+        raise
+    return True
+
+
+def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """Every key under ``prefix`` (paginated ListObjectsV2)."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return keys
+
+
+def list_versions(s3: Any, bucket: str, prefix: str = "") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every object version and delete marker in ``bucket`` under ``prefix`` (paginated)."""
+    versions: list[dict[str, Any]] = []
+    markers: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        versions.extend(page.get("Versions", []))
+        markers.extend(page.get("DeleteMarkers", []))
+    return versions, markers
+
+
+def delete_versions(s3: Any, bucket: str, items: list[dict[str, str]]) -> list[str]:
+    """DeleteObjects in batches of 1,000 (``Key``/``VersionId`` dicts); returns the errors."""
+    errors: list[str] = []
+    for batch in chunks(items, DELETE_BATCH):
+        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        errors.extend(
+            f"{e.get('Key')}@{e.get('VersionId')}: {e.get('Code')} {e.get('Message')}"
+            for e in response.get("Errors", [])
+        )
+    return errors
+
+
+def read_header(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """A manifest without its ``objects`` list (one ranged GET), or None when there is none.
+
+    Manifests are written with ``"objects"`` last, so the bytes before ``,"objects":[`` plus ``}``
+    are the header as JSON. A manifest written otherwise is read whole.
+    """
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_BYTES - 1}")
+    except ClientError as err:
+        if error_code(err) in _NOT_FOUND:
+            return None
+        raise
+    body = response["Body"]
+    try:
+        head = body.read()
+    finally:
+        body.close()
+    text = head.decode("utf-8", errors="replace")
+    mark = text.find(_OBJECTS_MARK)
+    if mark >= 0:
+        try:
+            header: dict[str, Any] = json.loads(text[:mark] + "}")
+            return header
+        except ValueError:
+            pass
+    doc, _ = get_doc(s3, bucket, key)
+    if doc is not None:
+        doc.pop("objects", None)
+    return doc
+
+
+def object_tags(s3: Any, bucket: str, key: str) -> dict[str, str]:
+    """The object's tags ({} when it has none or is gone)."""
+    try:
+        return tag_dict(s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet"))
+    except ClientError as err:
+        if error_code(err) in _NOT_FOUND:
+            return {}
+        raise
+
+
+def deletable(tags: dict[str, str]) -> bool:
+    """PRODUCT.md: only ``awsdr:managed=true`` points without ``awsdr:legal-hold`` are deleted."""
+    return tags.get(TAG_MANAGED) == "true" and TAG_LEGAL_HOLD not in tags
+
+
+def prune_dr_versions(ctx: AwsContext, region: str, bucket: str, keep_version_ids: set[str]) -> list[dict[str, str]]:
+    """Delete the DR bucket's object versions this product copied and no DR manifest still names.
+
+    Only versions carrying the ``awsdr-source-version-id`` metadata are candidates (HEAD of each
+    version not in ``keep_version_ids``, on a pool of 16): replicas and objects written by anyone
+    else are never touched. Returns the deleted ``{"Key", "VersionId"}``.
+    """
+    s3 = ctx.client("s3", region)
+    versions, _ = list_versions(s3, bucket)
+    candidates = [v for v in versions if v["VersionId"] not in keep_version_ids]
+
+    def _ours(version: dict[str, Any]) -> dict[str, str] | None:
+        try:
+            head = s3.head_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        except ClientError as err:
+            if error_code(err) in (*_NOT_FOUND, "NoSuchVersion", "405"):
+                return None
+            raise
+        if META_SOURCE_VERSION not in (head.get("Metadata") or {}):
+            return None
+        return {"Key": version["Key"], "VersionId": version["VersionId"]}
+
+    if not candidates:
+        return []
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(candidates))) as pool:
+        doomed = [c for c in pool.map(_ours, candidates) if c is not None]
+    errors = delete_versions(s3, bucket, doomed) if doomed else []
+    if errors:
+        raise CaptureError(f"{len(errors)} DR versions not deleted from {bucket}: {'; '.join(errors[:5])}")
+    return doomed
+
+
+def _listing_keys(keys: list[str], prefix: str, depth: int) -> list[str]:
+    """Manifest keys under ``prefix`` with exactly ``depth`` path segments after it, ending .json."""
+    out = []
+    for key in keys:
+        rest = key[len(prefix) :].split("/")
+        if len(rest) == depth and rest[-1].endswith(".json") and rest[-1] != "index.json":
+            out.append(key)
+    return out
+
+
+def _few(keys: list[str], limit: int = 10) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
 class S3Kind(Kind):
