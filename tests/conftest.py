@@ -74,10 +74,13 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
 def start_moto(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """Start ``moto_server`` on 127.0.0.1:port and wait until it answers."""
     log = log_path.open("wb")
+    # the request recorder writes to a file: one per server, or parallel servers share it
+    env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(log_path.with_suffix(".recording"))}
     proc = subprocess.Popen(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     _wait_http(f"http://127.0.0.1:{port}/moto-api/")
     return proc

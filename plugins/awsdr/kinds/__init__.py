@@ -34,8 +34,8 @@ def kind_for(name: str, policy: Policy, plan: str | None = None) -> Kind:
     """A kind configured from the policy: catalog location (S3, DynamoDB), reboot (EC2)."""
     kind = get_kind(name)
     if hasattr(kind, "catalog_bucket"):
-        kind.catalog_bucket = policy.catalog_bucket
-        kind.catalog_region = policy.catalog_region
+        kind.catalog_bucket = policy.catalog_bucket  # type: ignore[attr-defined]
+        kind.catalog_region = policy.catalog_region  # type: ignore[attr-defined]
     if name == "ec2" and plan is not None:
         kind.reboot = policy.plans[plan].ec2_reboot  # type: ignore[attr-defined]
     return kind
