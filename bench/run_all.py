@@ -147,7 +147,8 @@ def bench_capture(volumes: int = 1000) -> None:
                 continue
             rec = json.loads(line)
             calls[_operation(rec)] += 1
-        assert len(points) == volumes and not result.failures
+        assert len(points) == volumes
+        assert not result.failures
         write(
             "capture_scale",
             {
