@@ -372,6 +372,14 @@ class RdsFamilyKind(Kind):
 
     # --- listing -----------------------------------------------------------------------------
 
+    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
+        """Tag the snapshot in place (e.g. ``awsdr:verified-at``)."""
+        try:
+            ctx.client("rds", point.region).add_tags_to_resource(ResourceName=point.arn, Tags=tag_list(tags))
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: {err}") from err
+        point.tags.update(tags)
+
     def list_points(self, ctx: AwsContext, region: str, plan: str | None = None) -> list[RecoveryPoint]:
         """Manual snapshots tagged ``awsdr:managed=true`` (points and copies), one paginated listing."""
         rds = ctx.client("rds", region)

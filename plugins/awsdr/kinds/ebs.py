@@ -281,6 +281,14 @@ class EbsKind(Kind):
 
     # --- listing -------------------------------------------------------------------------------
 
+    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
+        """Tag the point in place (e.g. ``awsdr:verified-at``)."""
+        try:
+            ctx.client("ec2", point.region).create_tags(Resources=[point.point_id], Tags=tag_list(tags))
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: {err}") from err
+        point.tags.update(tags)
+
     def list_points(self, ctx: AwsContext, region: str, plan: str | None = None) -> list[RecoveryPoint]:
         ec2 = ctx.client("ec2", region)
         # Always filter on the awsdr tag: an account (and moto) holds many other own snapshots.
