@@ -357,6 +357,13 @@ def test_rule4_primary_kept_until_a_completed_dr_copy_exists():
     assert decisions[p_newest.point_id].rule == "newest"
 
 
+def test_rule4_an_unmanaged_copy_does_not_count():
+    primary = pt("2026-05-01T00:00", region=PRIMARY)
+    foreign_copy = pt("2026-05-01T00:00", copy_of=primary.point_id, managed=False)
+    newer = [pt("2026-05-02T00:00", region=PRIMARY), pt("2026-05-02T00:00")]
+    assert by_id(plan([primary, foreign_copy, *newer]))[primary.point_id].rule == "no-dr-copy"
+
+
 def test_rule4_without_any_dr_points_all_primary_points_are_kept():
     points = [pt(w, region=PRIMARY) for w in hours("2026-05-01T00:00", 30)]
     result = plan(points, primary=Gfs(hourly=2))
@@ -705,7 +712,7 @@ def test_property_rule3_newest_completed_kept_and_incomplete_only_when_stale(est
 def test_property_rule4_primary_deleted_only_with_a_completed_dr_copy(estate):
     points, kw = estate
     result = plan_retention(points, **kw)
-    copied = {p.copy_of for p in points if p.region_class == "dr" and p.completed and p.copy_of}
+    copied = {p.copy_of for p in points if p.region_class == "dr" and p.completed and p.managed and p.copy_of}
     for p in result.to_delete():
         if p.region_class == "primary":
             # A failed primary point holds no data and is deletable once stale (documented choice).

@@ -9,7 +9,8 @@ How a point is decided
 ======================
 Points are grouped by ``(source_id, region)``. Within a group only *managed* points
 (``awsdr:managed=true``) are candidates, and only managed points are *relied upon*: the newest
-point, the newest verified copy and the GFS representatives are all chosen among managed points.
+point, the newest verified copy, the GFS representatives and the DR copy that lets a primary point
+go are all managed points.
 A point someone else made may vanish at any time, so it never stands in for one of ours.
 
 A managed point is kept when at least one keep rule applies; ``Decision.reasons`` lists them all
@@ -26,7 +27,9 @@ and ``Decision.rule`` is the first in this fixed precedence order:
 5. ``newest-verified`` the completed point with the latest ``verified_at`` in its group (a DR
                        copy that passed restore verification; applied in every region class).
 6. ``no-dr-copy``      a completed primary point whose ``point_id`` is not the ``copy_of`` of any
-                       completed DR point: deleting it would lose data that exists nowhere else.
+                       completed managed DR point (in any DR region): deleting it would lose data
+                       that exists nowhere else. The copy may itself expire in the same plan: that
+                       is the DR retention speaking, not a copy still pending.
 7. ``gfs:yearly`` .. ``gfs:hourly``  the representative of one of the last N periods (below),
                        coarsest granularity first: it names the rule that will keep the point longest.
 
@@ -308,7 +311,7 @@ def plan_retention(
     seen_ids: set[str] = set()
     groups: dict[tuple[str, str], list[int]] = {}  # managed points only
     group_class: dict[tuple[str, str], str] = {}
-    copied: set[str] = set()  # point ids that have a completed DR copy
+    copied: set[str] = set()  # point ids that have a completed, managed DR copy
     checked_windows: set[datetime] = set()
     for i, p in enumerate(pts):
         if p.point_id in seen_ids:
@@ -323,7 +326,7 @@ def plan_retention(
             checked_windows.add(p.window)
         if p.verified_at is not None:
             _require_aware(p.verified_at, f"point {p.point_id!r}: verified_at")
-        if p.region_class == DR and p.completed and p.copy_of:
+        if p.region_class == DR and p.completed and p.managed and p.copy_of:
             copied.add(p.copy_of)
         if not p.managed:
             continue
