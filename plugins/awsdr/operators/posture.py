@@ -1,0 +1,292 @@
+"""Airflow glue for ``dr_posture``: gather, compute the posture, publish it, alert on transitions."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException
+
+from awsdr.aws.context import chunks, error_code
+from awsdr.kinds import kind_for
+from awsdr.operators.backup import DrBaseOperator, run_window
+from awsdr.posture import (
+    BREACH,
+    OK,
+    SCHEMA_VERSION,
+    alert_transitions,
+    compute_posture,
+    format_event,
+    targets_from_policy,
+)
+from awsdr.retention import ORPHANS_PREFIX
+from awsdr.windows import format_window, window_stamp
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from awsdr.catalog import Catalog
+    from awsdr.kinds.base import RecoveryPoint
+
+POSTURE_PREFIX = "posture/"
+LATEST_KEY = "posture/latest.json"
+ALERT_STATE_KEY = "posture/alert-state.json"
+VERIFY_PREFIX = "verify/latest/"
+METRIC_NAMESPACE = "AWSDR"
+#: PutMetricData takes at most 1000 values per request.
+METRIC_BATCH = 1000
+#: CloudWatch refuses data points older than two weeks; older windows are published as "now".
+_METRIC_MAX_AGE = timedelta(days=13)
+
+
+def posture_key(window: datetime) -> str:
+    """``posture/<window stamp>.json``: the posture document of one run."""
+    return f"{POSTURE_PREFIX}{window_stamp(window)}.json"
+
+
+def metric_data(doc: dict[str, Any], timestamp: datetime | None) -> list[dict[str, Any]]:
+    """The CloudWatch data points of a posture document: five metrics per plan (dimension Plan)."""
+    out: list[dict[str, Any]] = []
+    for plan, pdoc in sorted(doc["plans"].items()):
+        s = pdoc["summary"]
+        values = (
+            ("WorstRpoAgeSeconds", s["worst_rpo_age_seconds"] or 0, "Seconds"),
+            ("RpoBreaches", s["breaches_rpo"], "Count"),
+            ("RtoBreaches", s["breaches_rto"], "Count"),
+            ("MissingCopies", s["missing_copies"], "Count"),
+            ("Orphans", s["orphans"], "Count"),
+        )
+        for name, value, unit in values:
+            datum: dict[str, Any] = {
+                "MetricName": name,
+                "Dimensions": [{"Name": "Plan", "Value": plan}],
+                "Value": float(value),
+                "Unit": unit,
+            }
+            if timestamp is not None:
+                datum["Timestamp"] = timestamp
+            out.append(datum)
+    return out
+
+
+class PostureOperator(DrBaseOperator):
+    """Compute the DR posture of every plan and publish it (catalog, CloudWatch, SNS on transitions).
+
+    1. **gather**: each selected kind's points in the primary and every DR region (one listing per
+       kind and region, all plans at once), the verification results under ``verify/latest/`` and
+       retention's orphan states, reads in a small thread pool;
+    2. **compute** (:func:`awsdr.posture.compute_posture`) and write ``posture/<window stamp>.json``
+       and ``posture/latest.json``;
+    3. **metrics**: ``AWSDR`` namespace, dimension ``Plan``, in the primary region;
+    4. **alerts**: compare with ``posture/alert-state.json`` and send one SNS message per event
+       (entry into or recovery from an RPO or RTO breach) to the policy's ``notifications``
+       topic, or log the events when there is none. An event whose publish fails is not
+       committed, so the next run sends it again; the task then fails after writing the state.
+
+    A kind whose ``list_points`` is not implemented is reported as not assessed; one whose
+    listing fails is reported too and fails the task at the end, after the rest is published.
+
+    :param workers: concurrent listings and catalog reads.
+    """
+
+    ui_color = "#fce5cd"
+
+    def __init__(self, *, workers: int = 8, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.workers = workers
+
+    # --- gather -----------------------------------------------------------------------------
+
+    def _kinds(self) -> list[str]:
+        kinds: list[str] = []
+        for plan in self.policy.plans.values():
+            kinds += [k for k in plan.select.types if k not in kinds]
+        return kinds
+
+    def list_points(self) -> tuple[list[RecoveryPoint], dict[str, str], list[str]]:
+        """Every managed point of the selected kinds; ``{kind: reason}`` of kinds not listed; errors."""
+        policy = self.policy
+        regions = [policy.primary_region, *policy.dr_regions]
+        jobs = [(kind, region) for kind in self._kinds() for region in regions]
+
+        def one(job: tuple[str, str]) -> tuple[str, str, list[RecoveryPoint] | None, str | None, bool]:
+            kind, region = job
+            try:
+                return kind, region, kind_for(kind, policy).list_points(self.ctx, region), None, False
+            except NotImplementedError:
+                return kind, region, None, "list_points is not implemented for this kind", False
+            except Exception as err:
+                self.log.exception("Listing %s points in %s failed", kind, region)
+                return kind, region, None, f"{region}: {error_code(err)}: {err}", True
+
+        points: list[RecoveryPoint] = []
+        unlisted: dict[str, str] = {}
+        errors: list[str] = []
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(jobs) or 1))) as pool:
+            for kind, region, listed, reason, failed in pool.map(one, jobs):
+                if reason is not None:
+                    unlisted.setdefault(kind, reason)
+                    if failed:
+                        errors.append(f"{kind}: {reason}")
+                    continue
+                assert listed is not None
+                self.log.info("Listed %d %s points in %s", len(listed), kind, region)
+                points += listed
+        for kind, reason in sorted(unlisted.items()):
+            self.log.warning("Posture of %s is not assessed: %s", kind, reason)
+        return points, unlisted, errors
+
+    def _read_many(self, catalog: Catalog, keys: list[str]) -> dict[str, Any]:
+        def one(key: str) -> tuple[str, Any]:
+            try:
+                return key, catalog.get_json(key)
+            except json.JSONDecodeError as err:
+                self.log.warning("Skipping unreadable catalog document %s: %s", key, err)
+                return key, None
+
+        if not keys:
+            return {}
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(keys)))) as pool:
+            return {k: v for k, v in pool.map(one, keys) if v is not None}
+
+    def verify_results(self, catalog: Catalog) -> list[dict[str, Any]]:
+        """The latest verification result of every verified resource (``verify/latest/...``)."""
+        keys = [k for k in catalog.list_keys(VERIFY_PREFIX) if k.endswith(".json")]
+        docs = self._read_many(catalog, keys)
+        return [d for d in docs.values() if isinstance(d, dict)]
+
+    def orphans(self, catalog: Catalog) -> dict[tuple[str, str], dict[str, str]]:
+        """Retention's orphan state per (plan, kind): ``{source: first-seen-missing}``."""
+        wanted = {
+            f"{ORPHANS_PREFIX}{name}/{kind}.json": (name, kind)
+            for name, plan in self.policy.plans.items()
+            for kind in plan.select.types
+        }
+        present = [k for k in catalog.list_keys(ORPHANS_PREFIX) if k in wanted]
+        docs = self._read_many(catalog, present)
+        return {
+            wanted[k]: {str(s): str(t) for s, t in v.items()} for k, v in docs.items() if isinstance(v, dict)
+        }
+
+    # --- publish ----------------------------------------------------------------------------
+
+    def put_metrics(self, doc: dict[str, Any], window: datetime) -> int:
+        """Publish the plan metrics in the primary region; returns the number of values sent."""
+        age = datetime.now(tz=UTC) - window
+        timestamp = window if timedelta(hours=-1) < age < _METRIC_MAX_AGE else None
+        data = metric_data(doc, timestamp)
+        cloudwatch = self.ctx.client("cloudwatch", self.policy.primary_region)
+        for batch in chunks(data, METRIC_BATCH):
+            cloudwatch.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=batch)
+        return len(data)
+
+    def send_events(
+        self,
+        events: list[dict[str, Any]],
+        doc: dict[str, Any],
+        previous: dict[str, str],
+        state: dict[str, str],
+    ) -> list[str]:
+        """One SNS message per event (or a log line without a topic); failed ones are uncommitted."""
+        from awsdr.notifiers.sns import AwsDrSnsNotifier
+
+        topic = self.policy.sns_topic_arn
+        failures: list[str] = []
+        for event in events:
+            subject, message = format_event(event, doc["plans"].get(event["plan"]))
+            if topic is None:
+                level = self.log.warning if event["event"] == BREACH else self.log.info
+                level("%s (no notifications.sns_topic_arn in the policy, not sent)\n%s", subject, message)
+                continue
+            notifier = AwsDrSnsNotifier(
+                target_arn=topic,
+                subject=subject,
+                message=message,
+                message_attributes={
+                    "event": event["event"],
+                    "type": event["type"],
+                    "plan": event["plan"],
+                    "kind": event["kind"],
+                },
+                aws_conn_id=self.aws_conn_id,
+                ctx=self.ctx,
+            )
+            try:
+                notifier.publish()
+            except Exception as err:
+                self.log.exception("Could not send %s for %s", event["event"], event["key"])
+                state[event["key"]] = previous.get(event["key"], OK)
+                failures.append(f"{event['key']} {event['event']}: {error_code(err)}")
+        return failures
+
+    # --- execute ----------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from awsdr.catalog import Catalog
+
+        policy = self.policy
+        window = run_window(context)
+        catalog = Catalog(self.ctx, policy.catalog_bucket, policy.catalog_region)
+        catalog.ensure()
+
+        points, unlisted, list_errors = self.list_points()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            verify_future = pool.submit(self.verify_results, catalog)
+            orphans_future = pool.submit(self.orphans, catalog)
+            verify, orphans = verify_future.result(), orphans_future.result()
+        doc = compute_posture(
+            now=window,
+            primary_region=policy.primary_region,
+            dr_regions=policy.dr_regions,
+            plans=targets_from_policy(policy),
+            points=points,
+            verify_results=verify,
+            orphans=orphans,
+            unlisted=unlisted,
+        )
+
+        stored = catalog.get_json(ALERT_STATE_KEY) or {}
+        previous: dict[str, str] = dict(stored.get("states", {}) if "schema" in stored else stored)
+        state, events = alert_transitions(previous, doc)
+
+        doc["run_id"] = context["dag_run"].run_id
+        doc["written_at"] = format_window(datetime.now(tz=UTC))
+        doc["events"] = [
+            {k: e[k] for k in ("key", "event", "type", "plan", "kind", "source")} for e in events
+        ]
+        key = posture_key(window)
+        catalog.put_json(key, doc)
+        catalog.put_json(LATEST_KEY, doc)
+        self.log.info("Wrote s3://%s/%s (and %s): totals %s", catalog.bucket, key, LATEST_KEY, doc["totals"])
+
+        sent_values = self.put_metrics(doc, window)
+        self.log.info(
+            "Published %d CloudWatch values in %s/%s", sent_values, policy.primary_region, METRIC_NAMESPACE
+        )
+
+        failures = self.send_events(events, doc, previous, state)
+        catalog.put_json(
+            ALERT_STATE_KEY, {"schema": SCHEMA_VERSION, "window": format_window(window), "states": state}
+        )
+        self.log.info(
+            "%d alert events (%d breaches, %d recoveries)%s",
+            len(events),
+            sum(1 for e in events if e["event"] == BREACH),
+            sum(1 for e in events if e["event"] != BREACH),
+            "" if policy.sns_topic_arn else "; no SNS topic configured, logged only",
+        )
+
+        problems = list_errors + [f"alert not sent: {f}" for f in failures]
+        if problems:
+            raise AirflowException("dr_posture finished with problems:\n- " + "\n- ".join(problems))
+        return {
+            "key": key,
+            "window": doc["window"],
+            "totals": doc["totals"],
+            "plans": {p: d["summary"] for p, d in doc["plans"].items()},
+            "not_assessed": unlisted,
+            "events": doc["events"],
+            "sent": 0 if policy.sns_topic_arn is None else len(events) - len(failures),
+        }

@@ -1,0 +1,300 @@
+"""The posture computation and alert transitions (pure: no AWS, no Airflow)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from awsdr.kinds.base import AVAILABLE, CREATING, RecoveryPoint
+from awsdr.posture import (
+    PlanTarget,
+    alert_transitions,
+    compute_posture,
+    format_event,
+    targets_from_policy,
+)
+from awsdr.windows import format_window
+
+PRIMARY = "ap-northeast-2"
+DR = "ap-northeast-1"
+DR2 = "us-west-2"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+GOLD = PlanTarget(name="gold", rpo=H, rto=timedelta(minutes=30), kinds=("ebs", "rds"))
+PLANS = {"gold": GOLD}
+
+_seq = iter(range(1_000_000))
+
+
+def point(
+    source: str,
+    window: datetime,
+    *,
+    region: str = PRIMARY,
+    copy: bool = False,
+    status: str = AVAILABLE,
+    kind: str = "ebs",
+    plan: str = "gold",
+    late: bool = False,
+) -> RecoveryPoint:
+    pid = f"snap-{next(_seq)}"
+    tags = {
+        "awsdr:managed": "true",
+        "awsdr:plan": plan,
+        "awsdr:window": format_window(window),
+        "awsdr:source": source,
+    }
+    if copy:
+        tags["awsdr:copy-of"] = f"snap-src-{pid}"
+    if late:
+        tags["awsdr:late"] = "true"
+    return RecoveryPoint(kind, pid, pid, source, region, plan, window, status, tags)
+
+
+def verified(source: str, *, seconds: float = 600, passed: bool = True, kind: str = "ebs") -> dict:
+    return {
+        "plan": "gold",
+        "kind": kind,
+        "source": source,
+        "copy_id": "snap-x",
+        "region": DR,
+        "window": "2026-11-24T03:00:00Z",
+        "verified_at": "2026-11-24T03:20:00Z",
+        "seconds": seconds,
+        "passed": passed,
+        "reason": None if passed else "size 9 GiB != captured 8 GiB",
+        "rto_seconds": 1800,
+        "within_rto": seconds <= 1800,
+    }
+
+
+def posture(points, now=NOW, dr_regions=(DR,), **kwargs):
+    return compute_posture(
+        now=now, primary_region=PRIMARY, dr_regions=dr_regions, plans=PLANS, points=points, **kwargs
+    )
+
+
+def by_source(doc: dict) -> dict[str, dict]:
+    return {r["source"]: r for r in doc["resources"]}
+
+
+def test_rpo_is_measured_on_dr_copies_not_primary_points():
+    doc = posture(
+        [
+            point("vol-1", NOW - timedelta(minutes=10)),  # fresh primary point
+            point("vol-1", NOW - 3 * H, region=DR, copy=True),  # but the newest copy is 3h old
+            point("vol-1", NOW - timedelta(minutes=20), region=DR),  # no copy-of tag: not a copy
+            point("vol-1", NOW - timedelta(minutes=5), region=DR, copy=True, status=CREATING),  # in flight
+        ]
+    )
+    res = by_source(doc)["vol-1"]
+    assert res["newest_primary_window"] == "2026-11-24T11:50:00Z"
+    assert res["dr"][DR]["newest_copy_window"] == "2026-11-24T09:00:00Z"
+    assert res["dr"][DR]["rpo_age_seconds"] == 3 * 3600
+    assert res["dr"][DR]["within_rpo"] is False
+    assert res["worst_rpo_age_seconds"] == 3 * 3600
+    assert res["breach_rpo"] is True
+    json.dumps(doc)  # JSON-safe as it is
+
+
+def test_fresh_copy_is_within_rpo_and_every_dr_region_counts():
+    fresh = [
+        point("vol-1", NOW - timedelta(minutes=30)),
+        point("vol-1", NOW - timedelta(minutes=30), region=DR, copy=True),
+    ]
+    ok = by_source(posture(fresh))["vol-1"]
+    assert ok["breach_rpo"] is False
+    assert ok["dr"][DR] == {
+        "newest_copy_window": "2026-11-24T11:30:00Z",
+        "copies": 1,
+        "rpo_age_seconds": 1800,
+        "within_rpo": True,
+        "no_copy": False,
+        "missing_copies": 0,
+    }
+    # a second DR region without any copy: a breach, aged from the oldest primary point
+    two = by_source(posture(fresh, dr_regions=(DR, DR2)))["vol-1"]
+    assert two["breach_rpo"] is True
+    assert two["dr"][DR2]["no_copy"] is True
+    assert two["dr"][DR2]["within_rpo"] is False
+    assert two["dr"][DR2]["rpo_age_seconds"] == 1800
+    assert two["missing_copies"] == 1
+
+
+def test_missing_copies_counts_available_primary_points_newer_than_the_newest_copy():
+    points = [point("vol-1", NOW - i * H) for i in range(5)]  # windows now, -1h, ... -4h
+    points.append(point("vol-1", NOW - timedelta(minutes=15), status=CREATING))  # not available
+    points.append(point("vol-1", NOW - 2 * H, region=DR, copy=True))
+    points.append(point("vol-1", NOW - 4 * H, region=DR, copy=True))
+    res = by_source(posture(points))["vol-1"]
+    assert res["missing_copies"] == 2  # now and -1h
+    assert res["primary_points"] == 5
+    assert res["dr"][DR]["copies"] == 2
+    assert posture(points)["plans"]["gold"]["summary"]["missing_copies"] == 2
+
+
+def test_late_captures_count_primary_points_of_the_last_seven_days():
+    points = [
+        point("vol-1", NOW - H, late=True),
+        point("vol-1", NOW - 6 * 24 * H, late=True),
+        point("vol-1", NOW - 8 * 24 * H, late=True),  # too old
+        point("vol-1", NOW - H, region=DR, copy=True, late=True),  # copies carry the tag too
+    ]
+    assert by_source(posture(points))["vol-1"]["late_captures"] == 2
+
+
+def test_orphans_are_listed_with_their_first_seen_missing_time():
+    points = [
+        point("vol-gone", NOW - 50 * H),
+        point("vol-gone", NOW - 50 * H, region=DR, copy=True),
+        point("vol-1", NOW - H),
+        point("vol-1", NOW - H, region=DR, copy=True),
+    ]
+    doc = posture(points, orphans={("gold", "ebs"): {"vol-gone": "2026-11-22T10:00:00Z", "vol-x": "..."}})
+    res = by_source(doc)
+    assert res["vol-gone"]["orphan"] == {"since": "2026-11-22T10:00:00Z"}
+    assert res["vol-1"]["orphan"] is None
+    assert doc["plans"]["gold"]["summary"]["orphans"] == 1
+    assert "vol-x" not in res  # an orphan without points is not a resource any more
+
+
+@pytest.mark.parametrize(
+    ("results", "breach", "within"),
+    [
+        ([verified("vol-1", seconds=600)], False, True),
+        ([verified("vol-1", seconds=2400)], True, False),  # passed, but slower than the 30 min RTO
+        ([verified("vol-1", passed=False)], True, True),  # failed validation
+        ([], True, None),  # never verified
+        ([verified("vol-1", kind="rds")], True, None),  # another kind's result does not count
+    ],
+)
+def test_verify_results_map_to_rto_breach(results, breach, within):
+    points = [point("vol-1", NOW - H), point("vol-1", NOW - H, region=DR, copy=True)]
+    res = by_source(posture(points, verify_results=results))["vol-1"]
+    assert res["breach_rto"] is breach
+    if within is None:
+        assert res["last_verified"] is None
+    else:
+        lv = res["last_verified"]
+        assert lv["within_rto"] is within
+        assert lv["at"] == "2026-11-24T03:20:00Z"
+        assert lv["age_seconds"] == int((NOW - datetime(2026, 11, 24, 3, 20, tzinfo=UTC)).total_seconds())
+
+
+def test_rto_is_judged_against_the_current_policy_not_the_result_file():
+    points = [point("vol-1", NOW - H), point("vol-1", NOW - H, region=DR, copy=True)]
+    result = verified("vol-1", seconds=1500)  # within the 30 min RTO it was verified against
+    strict = {"gold": PlanTarget(name="gold", rpo=H, rto=timedelta(minutes=20), kinds=("ebs",))}
+    doc = compute_posture(
+        now=NOW,
+        primary_region=PRIMARY,
+        dr_regions=(DR,),
+        plans=strict,
+        points=points,
+        verify_results=[result],
+    )
+    assert by_source(doc)["vol-1"]["breach_rto"] is True
+
+
+def test_points_of_other_plans_and_unselected_kinds_are_ignored():
+    doc = posture(
+        [
+            point("vol-1", NOW - H, plan="bronze"),
+            point("tbl-1", NOW - H, kind="dynamodb"),
+            point("db-1", NOW - H, kind="rds"),
+        ]
+    )
+    assert [(r["kind"], r["source"]) for r in doc["resources"]] == [("rds", "db-1")]
+    assert doc["plans"]["gold"]["summary"]["resources"] == 1
+    assert doc["schema"] == 1
+    assert doc["window"] == "2026-11-24T12:00:00Z"
+
+
+def _estate(now: datetime, copy_window: datetime) -> dict:
+    return posture(
+        [
+            point("vol-1", now - timedelta(minutes=5)),
+            point("vol-1", copy_window, region=DR, copy=True),
+            point("vol-2", now - timedelta(minutes=5)),
+            point("vol-2", now - timedelta(minutes=5), region=DR, copy=True),
+        ],
+        now=now,
+        verify_results=[verified("vol-1"), verified("vol-2")],
+    )
+
+
+def test_breach_entry_and_recovery_each_produce_exactly_one_event_over_three_runs():
+    state: dict[str, str] = {}
+    copy_window = NOW - 2 * H  # vol-1's newest copy is 2h old: outside the 1h RPO
+    events_per_run = []
+    for run in range(3):
+        now = NOW + run * timedelta(minutes=15)
+        if run == 2:
+            copy_window = now - timedelta(minutes=10)  # the copy caught up
+        state, events = alert_transitions(state, _estate(now, copy_window))
+        events_per_run.append([(e["key"], e["event"]) for e in events])
+    assert events_per_run == [
+        [("gold/ebs/vol-1/rpo", "breach")],
+        [],  # still in breach: nothing new
+        [("gold/ebs/vol-1/rpo", "recovered")],
+    ]
+    assert state == {
+        "gold/ebs/vol-1/rpo": "ok",
+        "gold/ebs/vol-1/rto": "ok",
+        "gold/ebs/vol-2/rpo": "ok",
+        "gold/ebs/vol-2/rto": "ok",
+    }
+
+
+def test_sources_with_slashes_round_trip_through_alert_keys():
+    arn = "arn:aws:dynamodb:ap-northeast-2:123456789012:table/orders"
+    doc = posture([point(arn, NOW - H, kind="rds")])
+    state, events = alert_transitions({}, doc)
+    assert {e["key"] for e in events} == {f"gold/rds/{arn}/rpo", f"gold/rds/{arn}/rto"}
+    assert state[f"gold/rds/{arn}/rpo"] == "breach"
+
+
+def test_a_kind_not_assessed_keeps_its_alert_states_and_vanished_resources_are_forgotten():
+    previous = {
+        "gold/rds/db-1/rpo": "breach",
+        "gold/ebs/vol-old/rpo": "breach",
+        "gold/ebs/vol-1/rpo": "ok",
+        "gold/ebs/vol-1/rto": "ok",
+    }
+    doc = posture(
+        [
+            point("db-1", NOW - H, kind="rds"),
+            point("vol-1", NOW - H),
+            point("vol-1", NOW - H, region=DR, copy=True),
+        ],
+        verify_results=[verified("vol-1")],
+        unlisted={"rds": "ap-northeast-1: AccessDenied: no"},
+    )
+    assert doc["plans"]["gold"]["kinds"]["rds"] == {
+        "assessed": False,
+        "reason": "ap-northeast-1: AccessDenied: no",
+    }
+    assert [r["source"] for r in doc["resources"]] == ["vol-1"]
+    state, events = alert_transitions(previous, doc)
+    assert events == []  # no "recovered" for rds just because it could not be listed
+    assert state == {"gold/rds/db-1/rpo": "breach", "gold/ebs/vol-1/rpo": "ok", "gold/ebs/vol-1/rto": "ok"}
+
+
+def test_format_event_names_the_resource_and_the_lagging_region():
+    doc = _estate(NOW, NOW - 3 * H)
+    _, events = alert_transitions({}, doc)
+    subject, message = format_event(events[0], doc["plans"]["gold"])
+    assert subject == "[AWSDR] RPO breach: gold/ebs/vol-1"
+    assert f"{DR}: newest copy 2026-11-24T09:00:00Z, age 3h00m, OUTSIDE RPO" in message
+    assert "RPO 1h00m, RTO 30m00s" in message
+
+
+def test_targets_from_policy_reads_rpo_rto_and_kinds():
+    from awsdr.policy import load_policy
+
+    targets = targets_from_policy(load_policy())
+    assert targets["gold"].rpo == H
+    assert targets["gold"].rto == timedelta(minutes=30)
+    assert "ebs" in targets["silver"].kinds
