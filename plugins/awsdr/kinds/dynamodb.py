@@ -1,14 +1,33 @@
-"""DynamoDB tables: recovery point = on-demand backup (CreateBackup), plus PITR exports.
+"""DynamoDB tables: recovery point = on-demand backup (CreateBackup); DR copy = PITR export to S3.
 
 Idempotency is by name. CreateBackup takes no tags and backup names are not unique, so before
 creating, the table's USER backups are listed and one named
 ``point_name(DYNAMODB_NAME, plan, table, window)`` that is not DELETED is reused.
 
-Tags: after the backup exists, ``tag_resource`` is tried on the backup ARN. AWS only tags
-tables (and moto silently ignores other ARNs), so a refusal is ignored; the full tag set is
-still carried on the returned :class:`RecoveryPoint` and the catalog manifest records it. The
-point's identity (plan, window, source) lives in the backup name, which is what
-:meth:`DynamoDbKind.find_existing` matches.
+Tags live in a sidecar document in the catalog bucket. AWS tags only tables (moto silently ignores
+``tag_resource`` on a backup ARN), so :meth:`DynamoDbKind.capture` writes
+``points/dynamodb/<plan>/<table>/<window stamp>.tags.json`` =
+``{"point_id": <backup ARN>, "region", "tags", "details"}`` (``tag_resource`` on the backup is still
+tried, for the day AWS takes it). A backup without a sidecar is not managed: it is listed by
+nobody and never deleted. **Legal hold on a DynamoDB point**: add ``"awsdr:legal-hold"`` to the
+``tags`` of its sidecar (:meth:`DynamoDbKind.set_tags` does it); :meth:`DynamoDbKind.delete`
+re-reads the sidecar right before deleting and deletes the sidecar after the backup.
+
+Cross-region copy: a backup cannot be copied to another region (AWS Backup can, this product does
+not use it), so the copy is a point-in-time export (ExportTableToPointInTime) as of the point's
+window (or, if the window is outside the PITR period, the backup's creation time) into the DR
+bucket ``<catalog bucket>-ddb-<region>`` (SSE-KMS with the DR key) under
+``exports/<plan>/<table>/<window stamp>``. PITR must be on. The copy's sidecar is
+``points/dynamodb-dr/<region>/<plan>/<table>/<window stamp>.tags.json``; its status is the export's
+(DescribeExport answers in the table's region only, recorded as ``source_region``). Deleting a
+copy deletes the export's objects (every version) and the sidecar; the export record itself
+cannot be deleted (AWS keeps it listed for 90 days).
+
+Restore: a primary point with RestoreTableFromBackup, an export copy with ImportTable from the
+export's ``AWSDynamoDB/<export id>/data/`` files (DYNAMODB_JSON, GZIP) using the key schema
+recorded at capture (``details["table_schema"]``; local secondary indexes cannot be imported).
+Restored tables are tagged with TagResource (retried by :meth:`DynamoDbKind.restore_status` while
+the table is still being created).
 
 Content check: :func:`table_digest` scans the table (consistent reads) and hashes its items in
 an order-independent way; capture records it so a restore can be compared against it. The scan
@@ -26,17 +45,44 @@ import base64
 import hashlib
 import json
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from awsdr.aws.context import error_code, tag_list
-from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, MISSING, CaptureError, Kind, RecoveryPoint, Resource
+from awsdr.aws.context import error_code, tag_dict, tag_list
+from awsdr.kinds.base import (
+    ABSENT,
+    AVAILABLE,
+    CREATING,
+    DELETED,
+    FAILED,
+    MISSING,
+    REFUSED,
+    CaptureError,
+    Kind,
+    RecoveryPoint,
+    Resource,
+    Restored,
+    point_from_tags,
+)
+from awsdr.kinds.s3 import (
+    deletable,
+    delete_versions,
+    ensure_bucket,
+    get_doc,
+    list_keys,
+    list_versions,
+    make_bucket_name,
+    put_doc,
+    resolve_kms_key,
+)
 from awsdr.windows import (
     DYNAMODB_NAME,
     TAG_CAPTURED_AT,
+    TAG_LEGAL_HOLD,
     format_window,
     point_name,
     point_tags,
@@ -160,12 +206,19 @@ def pitr_export(
     bucket: str,
     prefix: str,
     bucket_region: str,
+    *,
+    kms_key_id: str | None = None,
+    bucket_owner: str | None = None,
+    attempt: int = 0,
 ) -> str:
     """Export the table as it was at ``export_time`` to ``s3://bucket/prefix``; returns the ExportArn.
 
     ``export_time`` must lie inside the table's PITR window (checked first: :class:`CaptureError`
     otherwise). The bucket may be in another region (``bucket_region``: its owner account is
-    looked up there). A deterministic client token makes a retry return the same export.
+    looked up there unless ``bucket_owner`` is given). ``kms_key_id`` (a key ARN) encrypts the
+    exported objects with SSE-KMS. A deterministic client token makes a retry return the same
+    export (AWS keeps tokens 8 hours; moto ignores them); ``attempt`` > 0 starts a fresh export
+    after a failed one.
     """
     client = ctx.client("dynamodb", region)
     if export_time.tzinfo is None:
@@ -184,16 +237,19 @@ def pitr_export(
             f"{_iso(when)} is outside the PITR window of {table_arn} "
             f"({status['earliest_restorable']} .. {status['latest_restorable']})"
         )
-    token = hashlib.sha256(f"{table_arn}|{_iso(when)}|{bucket}|{prefix}".encode()).hexdigest()
+    seed = f"{table_arn}|{_iso(when)}|{bucket}|{prefix}" + (f"|{attempt}" if attempt else "")
+    token = hashlib.sha256(seed.encode()).hexdigest()
+    encryption = {"S3SseAlgorithm": "KMS", "S3SseKmsKeyId": kms_key_id} if kms_key_id else {}
     try:
         response = client.export_table_to_point_in_time(
             TableArn=table_arn,
             ExportTime=when,
             ClientToken=token,
             S3Bucket=bucket,
-            S3BucketOwner=ctx.account_id(bucket_region),
+            S3BucketOwner=bucket_owner or ctx.account_id(bucket_region),
             S3Prefix=prefix,
             ExportFormat="DYNAMODB_JSON",
+            **encryption,
         )
     except ClientError as err:
         raise CaptureError(f"{error_code(err)}: {err}") from err
@@ -217,6 +273,86 @@ def export_status(ctx: AwsContext, region: str, export_arns: list[str]) -> dict[
         return {}
     with ThreadPoolExecutor(max_workers=min(EXPORT_WORKERS, len(export_arns))) as pool:
         return dict(zip(export_arns, pool.map(_one, export_arns), strict=True))
+
+
+def describe_exports(
+    ctx: AwsContext, region: str, export_arns: list[str]
+) -> dict[str, dict[str, Any] | None]:
+    """DescribeExport of each ARN (pool of 8, in the table's region); None for an unknown export."""
+    client = ctx.client("dynamodb", region)
+
+    def _one(arn: str) -> dict[str, Any] | None:
+        try:
+            desc: dict[str, Any] = client.describe_export(ExportArn=arn)["ExportDescription"]
+        except ClientError as err:
+            if error_code(err) in ("ExportNotFoundException", *_GONE):
+                return None
+            raise
+        return desc
+
+    if not export_arns:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(EXPORT_WORKERS, len(export_arns))) as pool:
+        return dict(zip(export_arns, pool.map(_one, export_arns), strict=True))
+
+
+#: Suffix of the tags sidecars in the catalog.
+SIDECAR_SUFFIX = ".tags.json"
+#: Most concurrent catalog reads (sidecars).
+CATALOG_WORKERS = 16
+#: Most concurrent per-point / per-table calls in delete, restore status and cleanup.
+WORKERS = 8
+PITR_OUTSIDE = "window outside the PITR period: no cross-region copy can hold this point"
+
+
+def sidecar_key(plan: str, table: str, window: datetime) -> str:
+    """``points/dynamodb/<plan>/<table>/<window stamp>.tags.json``: a backup point's tags."""
+    return f"points/dynamodb/{plan}/{table}/{window_stamp(window)}{SIDECAR_SUFFIX}"
+
+
+def copy_sidecar_key(region: str, plan: str, table: str, window: datetime) -> str:
+    """``points/dynamodb-dr/<region>/<plan>/<table>/<window stamp>.tags.json``: an export copy's."""
+    return f"points/dynamodb-dr/{region}/{plan}/{table}/{window_stamp(window)}{SIDECAR_SUFFIX}"
+
+
+def export_prefix(plan: str, table: str, window: datetime) -> str:
+    """``exports/<plan>/<table>/<window stamp>``: where a copy's export goes in the DR bucket."""
+    return f"exports/{plan}/{table}/{window_stamp(window)}"
+
+
+def is_backup_arn(point_id: str) -> bool:
+    """A backup ARN (``...:table/<name>/backup/<id>``) rather than an export ARN."""
+    return "/backup/" in point_id
+
+
+def table_schema(table: dict[str, Any]) -> dict[str, Any]:
+    """What ImportTable needs to recreate a table: key schema, key attributes, GSIs (JSON-safe)."""
+    gsis = [
+        {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g.get("Projection")}
+        for g in table.get("GlobalSecondaryIndexes", [])
+    ]
+    return _jsonable(
+        {
+            "key_schema": table.get("KeySchema", []),
+            "attribute_definitions": table.get("AttributeDefinitions", []),
+            "global_secondary_indexes": gsis,
+        }
+    )
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _when(value: Any) -> datetime | None:
+    """A datetime from an ISO string or a datetime (None stays None)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _list_backups(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
@@ -259,8 +395,29 @@ class DynamoDbKind(Kind):
     name = "dynamodb"
     tagging_type = "dynamodb:table"
 
-    def __init__(self, digest_max_items: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        digest_max_items: int = 1_000_000,
+        catalog_bucket: str | None = None,
+        catalog_region: str | None = None,
+    ) -> None:
         self.digest_max_items = digest_max_items
+        #: where the tags sidecars go (set by the caller, like S3Kind's)
+        self.catalog_bucket = catalog_bucket
+        self.catalog_region = catalog_region
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _catalog(self, ctx: AwsContext, region: str) -> tuple[Any, str]:
+        if not self.catalog_bucket:
+            raise ValueError("DynamoDbKind.catalog_bucket is not set: tags sidecars have nowhere to go")
+        return ctx.client("s3", self.catalog_region or region), self.catalog_bucket
+
+    def export_bucket(self, region: str) -> str:
+        """The DR bucket of ``region`` that exports go to: ``<catalog bucket>-ddb-<region>`` (<= 63)."""
+        if not self.catalog_bucket:
+            raise ValueError("DynamoDbKind.catalog_bucket is not set: no export bucket name")
+        return make_bucket_name(self.catalog_bucket, "ddb", region)
 
     def describe(self, ctx: AwsContext, region: str, arns: list[str]) -> list[Resource]:
         client = ctx.client("dynamodb", region)
@@ -280,6 +437,7 @@ class DynamoDbKind(Kind):
                 "size_bytes": table.get("TableSizeBytes"),
                 **pitr,
                 "key_schema": _jsonable(table.get("KeySchema", [])),
+                "table_schema": table_schema(table),
                 "billing_mode": (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
                 "sse": _jsonable(table.get("SSEDescription")),
                 "table_status": table.get("TableStatus"),
@@ -348,9 +506,46 @@ class DynamoDbKind(Kind):
             log.debug("Backup %s not tagged (%s): tags kept in the catalog", point.arn, error_code(err))
         point.details.update(self._content(client, resource))
         point.details["pitr_enabled"] = resource.meta.get("pitr_enabled")
+        point.details["table_schema"] = resource.meta.get("table_schema")
         if point.details.get("size_bytes") is None:
             point.details["size_bytes"] = resource.meta.get("size_bytes")
+        self._write_sidecar(ctx, point)
         return point
+
+    def _write_sidecar(self, ctx: AwsContext, point: RecoveryPoint) -> None:
+        """Record the point's tags in its sidecar (once: an existing sidecar's tags are kept)."""
+        if not self.catalog_bucket:
+            log.warning("No catalog bucket set: %s has no tags sidecar and is not managed", point.point_id)
+            point.details["tags_sidecar"] = None
+            return
+        catalog, bucket = self._catalog(ctx, point.region)
+        key = sidecar_key(point.plan, point.source_id, point.window)
+        doc = {
+            "schema": 1,
+            "kind": self.name,
+            "point_id": point.point_id,
+            "region": point.region,
+            "table": point.source_id,
+            "plan": point.plan,
+            "window": format_window(point.window),
+            "tags": point.tags,
+            "details": _jsonable(point.details),
+        }
+        try:
+            for _ in range(5):
+                existing, etag = get_doc(catalog, bucket, key)
+                if existing is not None and existing.get("point_id") == point.point_id:
+                    point.tags = {**point.tags, **(existing.get("tags") or {})}
+                    break
+                if existing is not None:
+                    log.warning("Sidecar %s named %s, now %s", key, existing.get("point_id"), point.point_id)
+                if put_doc(catalog, bucket, key, doc, if_none_match=existing is None, if_match=etag):
+                    break
+            else:
+                raise CaptureError(f"tags sidecar {key} kept changing")
+        except ClientError as err:
+            raise CaptureError(f"tags sidecar {key}: {error_code(err)}: {err}") from err
+        point.details["tags_sidecar"] = key
 
     def _content(self, client: Any, resource: Resource) -> dict[str, Any]:
         """Exact item count and digest of the table, or the reason there is none."""
@@ -395,3 +590,574 @@ class DynamoDbKind(Kind):
             if summary.get("BackupSizeBytes") is not None:
                 p.details["size_bytes"] = summary["BackupSizeBytes"]
         return points
+
+    # --- sidecars ---------------------------------------------------------------------------------
+
+    def _read_sidecars(self, catalog: Any, bucket: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every sidecar under ``prefix``: one listing, then the documents on a pool of 16."""
+        keys = [k for k in list_keys(catalog, bucket, prefix) if k.endswith(SIDECAR_SUFFIX)]
+        if not keys:
+            return []
+        with ThreadPoolExecutor(max_workers=min(CATALOG_WORKERS, len(keys))) as pool:
+            docs = pool.map(lambda k: get_doc(catalog, bucket, k)[0], keys)
+            return [(k, d) for k, d in zip(keys, docs, strict=True) if d is not None]
+
+    def _sidecar_of(self, point: RecoveryPoint, region: str) -> str:
+        if is_backup_arn(point.point_id):
+            return sidecar_key(point.plan, point.source_id, point.window)
+        return copy_sidecar_key(region, point.plan, point.source_id, point.window)
+
+    def _sidecar_point(
+        self, key: str, doc: dict[str, Any], status: str, created_at: datetime | None, extra: dict[str, Any]
+    ) -> RecoveryPoint | None:
+        arn = str(doc["point_id"])
+        details = {**(doc.get("details") or {}), **extra, "tags_sidecar": key}
+        point = point_from_tags(
+            self.name, arn, arn, doc["region"], doc.get("tags") or {}, status, created_at, details
+        )
+        if point is not None:
+            point.source_id = doc.get("table") or point.source_id
+            point.plan = doc.get("plan") or point.plan
+        return point
+
+    # --- listing ----------------------------------------------------------------------------------
+
+    def list_points(self, ctx: AwsContext, region: str, plan: str | None = None) -> list[RecoveryPoint]:
+        """Backups in ``region`` joined with their sidecars, plus the export copies held in ``region``.
+
+        One ListBackups (paginated), one catalog listing per prefix, sidecars read on a pool of 16,
+        export statuses from DescribeExport in the tables' region (pool of 8). A backup without
+        a sidecar is not managed and not listed; a sidecar whose backup is gone is listed as
+        ``missing`` (retention then removes the sidecar).
+        """
+        catalog, bucket = self._catalog(ctx, region)
+        sub = f"{plan}/" if plan else ""
+        client = ctx.client("dynamodb", region)
+        backups = {
+            b["BackupArn"]: b
+            for b in _list_backups(client)
+            if str(b.get("BackupName", "")).startswith("awsdr-") and b.get("BackupStatus") != "DELETED"
+        }
+        points: list[RecoveryPoint] = []
+        for key, doc in self._read_sidecars(catalog, bucket, f"points/dynamodb/{sub}"):
+            if doc.get("region") != region or not doc.get("point_id"):
+                continue
+            summary = backups.get(doc["point_id"])
+            status = _STATES.get(summary.get("BackupStatus", ""), CREATING) if summary else MISSING
+            extra: dict[str, Any] = {}
+            created = None
+            if summary:
+                created = summary.get("BackupCreationDateTime")
+                extra = {"backup_name": summary.get("BackupName"), "backup_arn": summary["BackupArn"]}
+                if summary.get("BackupSizeBytes") is not None:
+                    extra["size_bytes"] = summary["BackupSizeBytes"]
+            point = self._sidecar_point(key, doc, status, created, extra)
+            if point is not None:
+                points.append(point)
+        copies = [
+            (k, d)
+            for k, d in self._read_sidecars(catalog, bucket, f"points/dynamodb-dr/{region}/{sub}")
+            if d.get("point_id")
+        ]
+        by_region: dict[str, list[str]] = {}
+        for _, doc in copies:
+            by_region.setdefault(doc.get("source_region") or region, []).append(doc["point_id"])
+        exports: dict[str, dict[str, Any] | None] = {}
+        unreachable: set[str] = set()
+        for source_region, arns in by_region.items():
+            try:
+                exports.update(describe_exports(ctx, source_region, arns))
+            except (ClientError, BotoCoreError) as err:
+                # The source region is down (a disaster): judge by the export bucket instead.
+                log.warning(
+                    "DescribeExport in %s failed (%s): status from the export bucket", source_region, err
+                )
+                unreachable.update(arns)
+        for key, doc in copies:
+            desc = exports.get(doc["point_id"])
+            status = _EXPORT_STATES.get(desc.get("ExportStatus", ""), CREATING) if desc else MISSING
+            extra = {}
+            if doc["point_id"] in unreachable:
+                status = self._status_from_bucket(ctx.client("s3", region), doc)
+                extra["status_from"] = "export bucket (source region unreachable)"
+            if desc and desc.get("BilledSizeBytes") is not None:
+                extra["size_bytes"] = desc["BilledSizeBytes"]
+            if desc and desc.get("FailureMessage"):
+                extra["failure"] = f"{desc.get('FailureCode')}: {desc['FailureMessage']}"
+            point = self._sidecar_point(key, doc, status, _when(doc.get("copied_at")), extra)
+            if point is not None:
+                if desc and desc.get("FailureMessage"):
+                    point.error = extra["failure"]
+                points.append(point)
+        return [p for p in points if plan is None or p.plan == plan]
+
+    @staticmethod
+    def _status_from_bucket(s3: Any, doc: dict[str, Any]) -> str:
+        """An export's status without DescribeExport: AWS writes ``manifest-summary.json`` last.
+
+        (moto writes no manifest files, so there a copy judged this way stays ``creating``.)
+        """
+        details = doc.get("details") or {}
+        export_id = str(doc["point_id"]).rsplit("/", 1)[-1]
+        summary = (
+            f"{str(details.get('prefix', '')).rstrip('/')}/AWSDynamoDB/{export_id}/manifest-summary.json"
+        )
+        try:
+            s3.head_object(Bucket=details.get("bucket", ""), Key=summary)
+        except ClientError as err:
+            if error_code(err) in ("404", "NoSuchKey", "NotFound"):
+                return CREATING
+            if error_code(err) == "NoSuchBucket":
+                return MISSING
+            raise
+        return AVAILABLE
+
+    # --- copy ---------------------------------------------------------------------------------------
+
+    def copy(
+        self,
+        ctx: AwsContext,
+        point: RecoveryPoint,
+        *,
+        dest_region: str,
+        kms_key_id: str,
+        tags: dict[str, str],
+        dest_ctx: AwsContext | None = None,
+    ) -> RecoveryPoint:
+        """Export the table as of the point into the DR region's export bucket (see module doc).
+
+        Idempotent through the copy's sidecar (and the export's client token): a copy made or in
+        flight is returned; a failed or vanished export is started again.
+        """
+        if not is_backup_arn(point.point_id):
+            raise CaptureError(f"{point.point_id} is an export copy: only backups are copied")
+        dctx = dest_ctx or ctx
+        catalog, catalog_bucket = self._catalog(ctx, dest_region)
+        table = point.source_id
+        key = copy_sidecar_key(dest_region, point.plan, table, point.window)
+        try:
+            prior, prior_etag = get_doc(catalog, catalog_bucket, key)
+        except ClientError as err:
+            raise CaptureError(f"copy sidecar {key}: {error_code(err)}: {err}") from err
+        attempt = 0
+        if prior is not None:
+            found = self._copy_from_sidecar(ctx, key, prior)
+            if found is not None and found.status not in (FAILED, MISSING):
+                return found
+            attempt = int(prior.get("attempt", 0)) + 1
+        src = ctx.client("dynamodb", point.region)
+        try:
+            desc = src.describe_table(TableName=table)["Table"]
+            pitr = pitr_status(src, table)
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: table {table}: {err}") from err
+        if not pitr["pitr_enabled"]:
+            raise CaptureError(f"{PITR_OFF} on {table}: enable it to copy DynamoDB across regions")
+        earliest, latest = _when(pitr["earliest_restorable"]), _when(pitr["latest_restorable"])
+        export_time = next(
+            (
+                t
+                for t in (point.window, point.created_at)
+                if t is not None and earliest is not None and latest is not None and earliest <= t <= latest
+            ),
+            None,
+        )
+        if export_time is None:
+            raise CaptureError(
+                f"{PITR_OUTSIDE} ({table}: window {format_window(point.window)}, PITR "
+                f"{pitr['earliest_restorable']} .. {pitr['latest_restorable']})"
+            )
+        kms_arn = resolve_kms_key(dctx, dest_region, kms_key_id)
+        export_bucket = self.export_bucket(dest_region)
+        ensure_bucket(
+            dctx.client("s3", dest_region),
+            export_bucket,
+            dest_region,
+            kms_key_arn=kms_arn,
+            ready=self._ready,
+            lock=self._lock,
+        )
+        prefix = export_prefix(point.plan, table, point.window)
+        export_arn = pitr_export(
+            ctx,
+            point.region,
+            desc["TableArn"],
+            export_time,
+            export_bucket,
+            prefix,
+            dest_region,
+            kms_key_id=kms_arn,
+            bucket_owner=dctx.account_id(dest_region),
+            attempt=attempt,
+        )
+        carried = (prior or {}).get("tags") or {}
+        doc_tags = dict(tags)
+        if TAG_LEGAL_HOLD in carried:
+            doc_tags[TAG_LEGAL_HOLD] = carried[TAG_LEGAL_HOLD]
+        details = {
+            "export_arn": export_arn,
+            "bucket": export_bucket,
+            "prefix": prefix,
+            "export_time": _iso(export_time),
+            "kms_key_id": kms_arn,
+            "source_point": point.point_id,
+            "table_schema": point.details.get("table_schema") or table_schema(desc),
+        }
+        for name in ("item_count", "item_count_exact", "digest"):
+            if name in point.details:
+                details[name] = point.details[name]
+        doc = {
+            "schema": 1,
+            "kind": self.name,
+            "point_id": export_arn,
+            "region": dest_region,
+            "source_region": point.region,
+            "table": table,
+            "plan": point.plan,
+            "window": format_window(point.window),
+            "copied_at": format_window(datetime.now(UTC)),
+            "attempt": attempt,
+            "tags": doc_tags,
+            "details": _jsonable(details),
+        }
+        try:
+            written = put_doc(
+                catalog, catalog_bucket, key, doc, if_none_match=prior is None, if_match=prior_etag
+            )
+            if not written:  # another run wrote it first: theirs stands
+                other, _ = get_doc(catalog, catalog_bucket, key)
+                if other is not None:
+                    doc = other
+        except ClientError as err:
+            raise CaptureError(f"copy sidecar {key}: {error_code(err)}: {err}") from err
+        made = self._copy_from_sidecar(ctx, key, doc)
+        if made is None:
+            raise CaptureError(f"copy sidecar {key} does not make a managed point (tags {doc_tags})")
+        return made
+
+    def _copy_from_sidecar(self, ctx: AwsContext, key: str, doc: dict[str, Any]) -> RecoveryPoint | None:
+        arn = str(doc["point_id"])
+        desc = describe_exports(ctx, doc.get("source_region") or doc["region"], [arn])[arn]
+        status = _EXPORT_STATES.get(desc.get("ExportStatus", ""), CREATING) if desc else MISSING
+        extra: dict[str, Any] = {}
+        if desc and desc.get("BilledSizeBytes") is not None:
+            extra["size_bytes"] = desc["BilledSizeBytes"]
+        point = self._sidecar_point(key, doc, status, _when(doc.get("copied_at")), extra)
+        if point is not None and desc and desc.get("FailureMessage"):
+            point.error = f"{desc.get('FailureCode')}: {desc['FailureMessage']}"
+        return point
+
+    # --- tags / delete ----------------------------------------------------------------------------
+
+    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
+        """Merge ``tags`` into the point's sidecar (e.g. a legal hold, ``awsdr:verified-at``)."""
+        catalog, bucket = self._catalog(ctx, point.region)
+        key = self._sidecar_of(point, point.region)
+        for _ in range(10):
+            doc, etag = get_doc(catalog, bucket, key)
+            if doc is None or doc.get("point_id") != point.point_id:
+                raise CaptureError(f"{point.point_id} has no tags sidecar at {key}: not a managed point")
+            doc["tags"] = {**(doc.get("tags") or {}), **tags}
+            if put_doc(catalog, bucket, key, doc, if_match=etag):
+                return
+        raise CaptureError(f"tags sidecar {key} kept changing: tags not set")
+
+    def delete(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
+        """Delete backups and export copies after a fresh read of each sidecar (pool of 8).
+
+        No sidecar (or one naming another point): refused while the backup or export data exists,
+        ``absent`` otherwise. A copy's delete removes every object version under its prefix.
+        """
+        if not points:
+            return {}
+        catalog, catalog_bucket = self._catalog(ctx, region)
+        client, s3 = ctx.client("dynamodb", region), ctx.client("s3", region)
+
+        def _data(bucket: str | None, prefix: str | None) -> list[dict[str, str]]:
+            if not bucket or not prefix:
+                return []
+            try:
+                versions, markers = list_versions(s3, bucket, prefix.rstrip("/") + "/")
+            except ClientError as err:
+                if error_code(err) in ("NoSuchBucket", "404"):
+                    return []
+                raise
+            return [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions + markers]
+
+        def _backup(point: RecoveryPoint, doc: dict[str, Any] | None) -> str:
+            if doc is None:
+                try:
+                    client.describe_backup(BackupArn=point.point_id)
+                except ClientError as err:
+                    if error_code(err) in ("BackupNotFoundException", *_GONE):
+                        return ABSENT
+                    raise
+                return REFUSED
+            if not deletable(doc.get("tags") or {}):
+                return REFUSED
+            outcome = DELETED
+            try:
+                client.delete_backup(BackupArn=point.point_id)
+            except ClientError as err:
+                if error_code(err) not in ("BackupNotFoundException", *_GONE):
+                    raise
+                outcome = ABSENT
+            catalog.delete_object(Bucket=catalog_bucket, Key=self._sidecar_of(point, region))
+            return outcome
+
+        def _export(point: RecoveryPoint, doc: dict[str, Any] | None) -> str:
+            if doc is None:
+                leftover = _data(point.details.get("bucket"), point.details.get("prefix"))
+                return REFUSED if leftover else ABSENT
+            if not deletable(doc.get("tags") or {}):
+                return REFUSED
+            details = doc.get("details") or {}
+            items = _data(details.get("bucket"), details.get("prefix"))
+            errors = delete_versions(s3, details["bucket"], items) if items else []
+            if errors:
+                return f"error: {len(errors)} export objects not deleted: {errors[0]}"
+            catalog.delete_object(Bucket=catalog_bucket, Key=self._sidecar_of(point, region))
+            return DELETED if items else ABSENT
+
+        def _one(point: RecoveryPoint) -> str:
+            try:
+                doc, _ = get_doc(catalog, catalog_bucket, self._sidecar_of(point, region))
+                if doc is not None and doc.get("point_id") != point.point_id:
+                    doc = None
+                return _backup(point, doc) if is_backup_arn(point.point_id) else _export(point, doc)
+            except ClientError as err:
+                return f"error: {error_code(err)} {err}"
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(points))) as pool:
+            return dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
+
+    # --- restore / validate / cleanup --------------------------------------------------------------
+
+    def _export_data_prefix(self, s3: Any, bucket: str, prefix: str, export_arn: str) -> str:
+        """The export's data folder: ``<prefix>/AWSDynamoDB/<export id>/data/`` as AWS lays it out.
+
+        moto writes the data under a random folder instead of the export id: when the AWS path is
+        empty, the one (or newest) ``AWSDynamoDB/*/data/`` folder under the prefix is used.
+        """
+        root = f"{prefix.rstrip('/')}/AWSDynamoDB/"
+        expected = f"{root}{export_arn.rsplit('/', 1)[-1]}/data/"
+        if s3.list_objects_v2(Bucket=bucket, Prefix=expected, MaxKeys=1).get("KeyCount", 0):
+            return expected
+        newest: dict[str, datetime] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
+            for obj in page.get("Contents", []):
+                head, sep, _ = obj["Key"][len(root) :].partition("/data/")
+                if sep and "/" not in head:
+                    folder = f"{root}{head}/data/"
+                    newest[folder] = max(newest.get(folder, obj["LastModified"]), obj["LastModified"])
+        if not newest:
+            raise CaptureError(f"no export data under s3://{bucket}/{root}")
+        return max(newest, key=lambda f: newest[f])
+
+    def _tag_table(self, client: Any, arn: str, tags: dict[str, str]) -> bool:
+        """TagResource on a restored table; False while it cannot be tagged yet (still creating)."""
+        try:
+            client.tag_resource(ResourceArn=arn, Tags=tag_list(tags))
+        except ClientError as err:
+            if error_code(err) in ("ResourceInUseException", *_GONE):
+                return False
+            raise
+        return True
+
+    def _table_arn(self, ctx: AwsContext, region: str, name: str) -> str:
+        return f"arn:{_partition(region)}:dynamodb:{region}:{ctx.account_id(region)}:table/{name}"
+
+    def restore(self, ctx: AwsContext, point: RecoveryPoint, *, name: str, tags: dict[str, str]) -> Restored:
+        """RestoreTableFromBackup (a backup point) or ImportTable (an export copy) into ``name``.
+
+        Idempotent: an existing table called ``name`` is returned. The table is tagged with
+        ``tags`` + ``Name``; when it cannot be tagged yet, :meth:`restore_status` tags it later.
+        """
+        region = point.region
+        client = ctx.client("dynamodb", region)
+        all_tags = {**tags, "Name": name}
+        started = datetime.now(UTC)
+        details: dict[str, Any] = {"tags": all_tags}
+        try:
+            table = client.describe_table(TableName=name)["Table"]
+        except ClientError as err:
+            if error_code(err) not in _GONE:
+                raise CaptureError(f"{error_code(err)}: {err}") from err
+            table = None
+        if table is None:
+            try:
+                if is_backup_arn(point.point_id):
+                    details["method"] = "restore_table_from_backup"
+                    client.restore_table_from_backup(TargetTableName=name, BackupArn=point.point_id)
+                else:
+                    details.update(self._start_import(ctx, point, name))
+            except ClientError as err:
+                if error_code(err) not in ("TableAlreadyExistsException", "ResourceInUseException"):
+                    raise CaptureError(f"{error_code(err)}: {err}") from err
+        arn = self._table_arn(ctx, region, name)
+        try:
+            details["tags_pending"] = not self._tag_table(client, arn, all_tags)
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: tagging {name}: {err}") from err
+        restored = Restored(
+            kind=self.name,
+            resource_id=name,
+            region=region,
+            point_id=point.point_id,
+            status=CREATING,
+            started_at=started,
+            details=details,
+        )
+        return self.restore_status(ctx, region, [restored])[0]
+
+    def _start_import(self, ctx: AwsContext, point: RecoveryPoint, name: str) -> dict[str, Any]:
+        details = point.details
+        schema = details.get("table_schema") or {}
+        if not schema.get("key_schema") or not schema.get("attribute_definitions"):
+            raise CaptureError(f"{point.point_id}: no table schema recorded, ImportTable cannot recreate it")
+        bucket, prefix = details.get("bucket"), details.get("prefix")
+        if not bucket or not prefix:
+            raise CaptureError(f"{point.point_id}: export bucket/prefix unknown")
+        data = self._export_data_prefix(ctx.client("s3", point.region), bucket, prefix, point.point_id)
+        params: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": schema["attribute_definitions"],
+            "KeySchema": schema["key_schema"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        gsis = [
+            {k: v for k, v in g.items() if v is not None}
+            for g in schema.get("global_secondary_indexes") or []
+        ]
+        if gsis:
+            params["GlobalSecondaryIndexes"] = gsis
+        token = hashlib.sha256(f"{point.point_id}|{name}".encode()).hexdigest()
+        response = ctx.client("dynamodb", point.region).import_table(
+            ClientToken=token,
+            S3BucketSource={"S3Bucket": bucket, "S3KeyPrefix": data},
+            InputFormat="DYNAMODB_JSON",
+            InputCompressionType="GZIP",
+            TableCreationParameters=params,
+        )
+        return {
+            "method": "import_table",
+            "import_arn": response["ImportTableDescription"]["ImportArn"],
+            "data_prefix": data,
+        }
+
+    def restore_status(self, ctx: AwsContext, region: str, items: list[Restored]) -> list[Restored]:
+        """DescribeTable per restore (pool of 8): ACTIVE -> available, CREATING -> creating, absent -> missing.
+
+        An import still running (or failed) overrides the table's state; pending tags are applied
+        once the table takes them.
+        """
+        if not items:
+            return items
+        client = ctx.client("dynamodb", region)
+
+        def _one(item: Restored) -> None:
+            import_status, failure = None, None
+            if item.details.get("import_arn"):
+                try:
+                    desc = client.describe_import(ImportArn=item.details["import_arn"])[
+                        "ImportTableDescription"
+                    ]
+                    import_status = desc.get("ImportStatus")
+                    failure = desc.get("FailureMessage")
+                except ClientError as err:
+                    if error_code(err) != "ImportNotFoundException":
+                        raise
+            try:
+                table = client.describe_table(TableName=item.resource_id)["Table"]
+            except ClientError as err:
+                if error_code(err) not in _GONE:
+                    raise
+                table = None
+            if import_status in ("FAILED", "CANCELLED", "CANCELLING"):
+                item.status, item.error = FAILED, f"import {import_status}: {failure or ''}".strip()
+            elif table is None:
+                item.status = CREATING if import_status == "IN_PROGRESS" else MISSING
+            elif import_status == "IN_PROGRESS" or table.get("TableStatus") == "CREATING":
+                item.status = CREATING
+            elif table.get("TableStatus") in ("ACTIVE", "UPDATING"):
+                item.status = AVAILABLE
+            elif table.get("TableStatus") == "DELETING":
+                item.status = MISSING
+            else:
+                item.status, item.error = FAILED, f"table status {table.get('TableStatus')}"
+            if table is not None and item.details.get("tags_pending"):
+                tags = item.details.get("tags") or {}
+                item.details["tags_pending"] = not self._tag_table(client, table["TableArn"], tags)
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+            list(pool.map(_one, items))
+        return items
+
+    def validate(self, ctx: AwsContext, restored: Restored, expected: dict[str, Any]) -> list[str]:
+        """Item count and content digest of the restored table against the capture's."""
+        details = expected.get("details") or {}
+        want_count = details.get("item_count") if details.get("item_count_exact", True) else None
+        want_digest = details.get("digest")
+        if want_count is None and not want_digest:
+            return ["the capture recorded no exact item count or digest: content not checked"]
+        client = ctx.client("dynamodb", restored.region)
+        limit = max(self.digest_max_items, (want_count or 0) + 1)
+        try:
+            count, digest = table_digest(client, restored.resource_id, max_items=limit)
+        except DigestTooLarge as err:
+            return [str(err)]
+        except ClientError as err:
+            if error_code(err) in _GONE:
+                return [f"table {restored.resource_id} not found in {restored.region}"]
+            return [f"scan of {restored.resource_id} failed: {error_code(err)}"]
+        problems = []
+        if want_count is not None and count != want_count:
+            problems.append(f"item count {count} != captured {want_count}")
+        if want_digest and digest != want_digest:
+            problems.append("content digest differs")
+        return problems
+
+    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+        """Delete every table in ``region`` tagged ``tag_key`` (= ``tag_value``); pool of 8.
+
+        A table still being created cannot be deleted yet: it is left for the next cleanup.
+        """
+        client = ctx.client("dynamodb", region)
+        names: list[str] = []
+        for page in client.get_paginator("list_tables").paginate():
+            names.extend(page.get("TableNames", []))
+
+        def _tags(name: str) -> dict[str, str]:
+            arn, token, tags = self._table_arn(ctx, region, name), None, {}
+            while True:
+                kwargs = {"ResourceArn": arn, **({"NextToken": token} if token else {})}
+                try:
+                    page = client.list_tags_of_resource(**kwargs)
+                except ClientError as err:
+                    if error_code(err) in _GONE:
+                        return {}
+                    raise
+                tags.update(tag_dict(page.get("Tags")))
+                token = page.get("NextToken")
+                if not token:
+                    return tags
+
+        def _one(name: str) -> str | None:
+            tags = _tags(name)
+            if tag_key not in tags or (tag_value is not None and tags[tag_key] != tag_value):
+                return None
+            try:
+                client.delete_table(TableName=name)
+            except ClientError as err:
+                if error_code(err) in _GONE:
+                    return None
+                if error_code(err) == "ResourceInUseException":
+                    log.info("Table %s is busy (creating or deleting): left for the next cleanup", name)
+                    return None
+                raise
+            return name
+
+        if not names:
+            return []
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(names))) as pool:
+            return [n for n in pool.map(_one, names) if n is not None]

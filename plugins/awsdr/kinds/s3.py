@@ -387,7 +387,9 @@ def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def list_versions(s3: Any, bucket: str, prefix: str = "") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def list_versions(
+    s3: Any, bucket: str, prefix: str = ""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every object version and delete marker in ``bucket`` under ``prefix`` (paginated)."""
     versions: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
@@ -455,7 +457,9 @@ def deletable(tags: dict[str, str]) -> bool:
     return tags.get(TAG_MANAGED) == "true" and TAG_LEGAL_HOLD not in tags
 
 
-def prune_dr_versions(ctx: AwsContext, region: str, bucket: str, keep_version_ids: set[str]) -> list[dict[str, str]]:
+def prune_dr_versions(
+    ctx: AwsContext, region: str, bucket: str, keep_version_ids: set[str]
+) -> list[dict[str, str]]:
     """Delete the DR bucket's object versions this product copied and no DR manifest still names.
 
     Only versions carrying the ``awsdr-source-version-id`` metadata are candidates (HEAD of each
@@ -515,6 +519,11 @@ class S3Kind(Kind):
     def __init__(self, catalog_bucket: str | None = None, catalog_region: str | None = None) -> None:
         self.catalog_bucket = catalog_bucket
         self.catalog_region = catalog_region
+        #: objects above this size are copied part by part (tests lower it to reach that path)
+        self.copy_limit = COPY_LIMIT
+        self.part_size = PART_SIZE
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
 
     # --- catalog ------------------------------------------------------------------------------
 
@@ -784,3 +793,568 @@ class S3Kind(Kind):
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(points))) as pool:
             list(pool.map(_one, points))
         return points
+
+    # --- listing --------------------------------------------------------------------------------
+
+    def _header_point(self, catalog: Any, catalog_bucket: str, key: str, region: str) -> RecoveryPoint | None:
+        """The point of the manifest at ``key`` with its current tags; None when not a managed point."""
+        header = read_header(catalog, catalog_bucket, key)
+        if header is None:
+            return None
+        is_copy = "dr_bucket" in header
+        if not is_copy and header.get("region") != region:
+            return None
+        tags = {**(header.get("tags") or {}), **object_tags(catalog, catalog_bucket, key)}
+        when = header.get("copied_at") if is_copy else header.get("captured_at")
+        total = header.get("total_bytes")
+        details: dict[str, Any] = {
+            "manifest_key": key,
+            "object_count": header.get("object_count"),
+            "total_bytes": total,
+            "size_bytes": total,
+            "digest": header.get("digest"),
+        }
+        if is_copy:
+            details.update(
+                {
+                    "dr_bucket": header["dr_bucket"],
+                    "kms_key_id": header.get("kms_key_id"),
+                    "source_manifest": header.get("source_manifest"),
+                    "replication": header.get("replication"),
+                }
+            )
+        point = point_from_tags(
+            self.name,
+            key,
+            f"s3://{catalog_bucket}/{key}",
+            header.get("region") or region,
+            tags,
+            AVAILABLE,
+            created_at=parse_window(when) if when else None,
+            details=details,
+        )
+        if point is not None:
+            point.source_id = header.get("bucket") or point.source_id
+            point.plan = header.get("plan") or point.plan
+        return point
+
+    def list_points(self, ctx: AwsContext, region: str, plan: str | None = None) -> list[RecoveryPoint]:
+        """Manifests in the catalog: primary points of ``region`` and DR copies held in ``region``.
+
+        One listing per prefix; each manifest's header is one ranged GET plus its object tags
+        (pool of 16). Only ``awsdr:managed=true`` manifests are points.
+        """
+        catalog, catalog_bucket = self._catalog(ctx, region)
+        sub = f"{plan}/" if plan else ""
+        primary, copies = f"points/s3/{sub}", f"points/s3-dr/{region}/{sub}"
+        depth = 2 if plan else 3
+        keys = _listing_keys(list_keys(catalog, catalog_bucket, primary), primary, depth)
+        keys += _listing_keys(list_keys(catalog, catalog_bucket, copies), copies, depth)
+        if not keys:
+            return []
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys))) as pool:
+            found = pool.map(lambda k: self._header_point(catalog, catalog_bucket, k, region), keys)
+            return [p for p in found if p is not None and (plan is None or p.plan == plan)]
+
+    # --- copy -----------------------------------------------------------------------------------
+
+    def _dr_bucket(
+        self, src: Any, dst: Any, bucket: str, dest_region: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        """The DR bucket (replication destination in ``dest_region`` if any) and the replication facts."""
+        try:
+            conf = _optional(
+                src.get_bucket_replication, ("ReplicationConfigurationNotFoundError",), Bucket=bucket
+            )
+        except ClientError as err:
+            log.warning("Replication of %s not readable (%s): copying alone", bucket, error_code(err))
+            conf = None
+        rules = ((conf or {}).get("ReplicationConfiguration") or {}).get("Rules") or []
+        if not rules:
+            return dr_bucket_name(bucket, dest_region), None
+        report: dict[str, Any] | None = None
+        for rule in sorted(rules, key=lambda r: -int(r.get("Priority") or 0)):
+            target = str((rule.get("Destination") or {}).get("Bucket", "")).rsplit(":", 1)[-1]
+            if not target:
+                continue
+            try:
+                location = dst.get_bucket_location(Bucket=target).get("LocationConstraint") or "us-east-1"
+                exists = True
+            except ClientError as err:
+                location, exists = None, False
+                if error_code(err) not in _NO_BUCKET:
+                    log.warning("Replication destination %s not readable: %s", target, error_code(err))
+            info = {
+                "configured": True,
+                "rule": rule.get("ID"),
+                "status": rule.get("Status"),
+                "destination": target,
+                "destination_region": location,
+                "destination_exists": exists,
+            }
+            if exists and location == dest_region:
+                return target, {**info, "used_as_dr_bucket": True}
+            report = report or {**info, "used_as_dr_bucket": False}
+        if report is not None:
+            report["state"] = "broken" if not report["destination_exists"] else "elsewhere"
+        return dr_bucket_name(bucket, dest_region), report
+
+    def _copy_version(
+        self, src: Any, dst: Any, source_bucket: str, dr_bucket: str, entry: dict[str, Any], kms_arn: str
+    ) -> str:
+        """Copy one source version into the DR bucket; returns the DR version id."""
+        source = {"Bucket": source_bucket, "Key": entry["key"], "VersionId": entry["version_id"]}
+        head = src.head_object(Bucket=source_bucket, Key=entry["key"], VersionId=entry["version_id"])
+        metadata = dict(head.get("Metadata") or {})
+        metadata[META_SOURCE_VERSION] = str(entry["version_id"])
+        metadata[META_SOURCE_ETAG] = str(entry.get("etag", ""))
+        common: dict[str, Any] = {
+            "Bucket": dr_bucket,
+            "Key": entry["key"],
+            "Metadata": metadata,
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": kms_arn,
+            "BucketKeyEnabled": True,
+        }
+        for name in (
+            "ContentType",
+            "CacheControl",
+            "ContentDisposition",
+            "ContentEncoding",
+            "ContentLanguage",
+        ):
+            if head.get(name):
+                common[name] = head[name]
+        size = int(head.get("ContentLength", entry.get("size", 0)))
+        if size <= self.copy_limit:
+            response = dst.copy_object(CopySource=source, MetadataDirective="REPLACE", **common)
+            return str(response["VersionId"])
+        upload = dst.create_multipart_upload(**common)["UploadId"]
+        part_size = max(self.part_size, -(-size // MAX_PARTS))
+        parts: list[dict[str, Any]] = []
+        try:
+            for number, start in enumerate(range(0, size, part_size), start=1):
+                end = min(start + part_size, size) - 1
+                result = dst.upload_part_copy(
+                    Bucket=dr_bucket,
+                    Key=entry["key"],
+                    UploadId=upload,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+                parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
+            done = dst.complete_multipart_upload(
+                Bucket=dr_bucket, Key=entry["key"], UploadId=upload, MultipartUpload={"Parts": parts}
+            )
+        except Exception:
+            try:
+                dst.abort_multipart_upload(Bucket=dr_bucket, Key=entry["key"], UploadId=upload)
+            except ClientError as err:
+                log.warning("Abort of multipart copy %s failed: %s", entry["key"], error_code(err))
+            raise
+        return str(done["VersionId"])
+
+    def _save_index(
+        self,
+        catalog: Any,
+        catalog_bucket: str,
+        key: str,
+        bucket: str,
+        dr_bucket: str,
+        placed: dict[str, str],
+        drop: set[str] | None = None,
+    ) -> None:
+        """Merge ``placed`` into the index (optimistic: If-Match, re-read on conflict)."""
+        for _ in range(10):
+            doc, etag = get_doc(catalog, catalog_bucket, key)
+            versions = (
+                dict((doc or {}).get("versions", {})) if (doc or {}).get("dr_bucket") == dr_bucket else {}
+            )
+            before = dict(versions)
+            versions.update(placed)
+            for k in drop or ():
+                versions.pop(k, None)
+            if doc is not None and versions == before:
+                return
+            new = {"schema": 1, "bucket": bucket, "dr_bucket": dr_bucket, "versions": versions}
+            if put_doc(catalog, catalog_bucket, key, new, if_none_match=doc is None, if_match=etag):
+                return
+        raise CaptureError(f"index {key} kept changing: not updated")
+
+    def copy(
+        self,
+        ctx: AwsContext,
+        point: RecoveryPoint,
+        *,
+        dest_region: str,
+        kms_key_id: str,
+        tags: dict[str, str],
+        dest_ctx: AwsContext | None = None,
+    ) -> RecoveryPoint:
+        """Make the DR bucket hold every version the manifest names; the copy is a DR manifest.
+
+        Versions already there (index entry confirmed by the DR listing, a replica with the same
+        version id, or the latest DR version carrying this source version in its metadata) are
+        not copied again. Copies run on a pool of 16; any failure (after the others are done and
+        recorded in the index) is a :class:`CaptureError`, so a retry copies only the rest.
+        """
+        if point.point_id.startswith("points/s3-dr/"):
+            raise CaptureError(f"{point.point_id} is already a DR copy")
+        dctx = dest_ctx or ctx
+        catalog, catalog_bucket = self._catalog(ctx, dest_region)
+        bucket = point.source_id
+        key = dr_manifest_key(dest_region, point.plan, bucket, point.window)
+        done = self._header_point(catalog, catalog_bucket, key, dest_region)
+        if done is not None:
+            return done
+        try:
+            manifest, _ = get_doc(catalog, catalog_bucket, point.point_id)
+        except ClientError as err:
+            raise CaptureError(f"manifest {point.point_id}: {error_code(err)}: {err}") from err
+        if manifest is None:
+            raise CaptureError(f"manifest {point.point_id} not found in {catalog_bucket}")
+        src, dst = ctx.client("s3", point.region), dctx.client("s3", dest_region)
+        kms_arn = resolve_kms_key(dctx, dest_region, kms_key_id)
+        dr_bucket, replication = self._dr_bucket(src, dst, bucket, dest_region)
+        if not (replication or {}).get("used_as_dr_bucket"):
+            ensure_bucket(
+                dst,
+                dr_bucket,
+                dest_region,
+                kms_key_arn=kms_arn,
+                tags={"awsdr:dr-bucket-of": bucket},
+                ready=self._ready,
+                lock=self._lock,
+            )
+        index_key = dr_index_key(dest_region, bucket)
+        try:
+            index_doc, _ = get_doc(catalog, catalog_bucket, index_key)
+            versions, _markers = list_versions(dst, dr_bucket)
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: {err}") from err
+        index = (
+            (index_doc or {}).get("versions", {}) if (index_doc or {}).get("dr_bucket") == dr_bucket else {}
+        )
+        present = {(v["Key"], v["VersionId"]) for v in versions}
+        latest = {v["Key"]: v["VersionId"] for v in versions if v.get("IsLatest")}
+        entries: list[dict[str, Any]] = list(manifest.get("objects", []))
+        placed: dict[str, str] = {}
+        todo: list[dict[str, Any]] = []
+        not_replicated: list[str] = []
+        for e in entries:
+            ik, vid = index_key_of(e), str(e["version_id"])
+            if vid != "null" and (e["key"], vid) not in present:
+                not_replicated.append(e["key"])
+            if index.get(ik) and (e["key"], index[ik]) in present:
+                placed[ik] = index[ik]
+            elif vid != "null" and (e["key"], vid) in present:
+                placed[ik] = vid  # a replica: S3 replication keeps the version id
+            else:
+                todo.append(e)
+
+        def _latest_is_ours(e: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+            """A copy made by a run whose index update was lost: the key's latest DR version."""
+            dr_vid = latest.get(e["key"])
+            if dr_vid is None:
+                return e, None
+            try:
+                head = dst.head_object(Bucket=dr_bucket, Key=e["key"], VersionId=dr_vid)
+            except ClientError:
+                return e, None
+            same = (head.get("Metadata") or {}).get(META_SOURCE_VERSION) == str(e["version_id"])
+            return e, dr_vid if same else None
+
+        def _copy(e: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
+            try:
+                return e, self._copy_version(src, dst, bucket, dr_bucket, e, kms_arn), None
+            except ClientError as err:
+                code = error_code(err)
+                if code in ("NoSuchVersion", "NoSuchKey", "404"):
+                    return e, None, f"{e['key']}: source version {e['version_id']} is gone"
+                return e, None, f"{e['key']}: {code} {err}"
+
+        errors: list[str] = []
+        copied = 0
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
+                still: list[dict[str, Any]] = []
+                for e, dr_vid in pool.map(_latest_is_ours, todo):
+                    if dr_vid:
+                        placed[index_key_of(e)] = dr_vid
+                    else:
+                        still.append(e)
+                for e, dr_vid, problem in pool.map(_copy, still):
+                    if dr_vid:
+                        placed[index_key_of(e)] = dr_vid
+                        copied += 1
+                    elif problem:
+                        errors.append(problem)
+        if placed:
+            self._save_index(catalog, catalog_bucket, index_key, bucket, dr_bucket, placed)
+        if errors:
+            raise CaptureError(
+                f"{len(errors)} of {len(entries)} object versions not copied to {dr_bucket}: "
+                + "; ".join(errors[:5])
+            )
+        if replication is not None:
+            replication["missing"] = len(not_replicated) if replication.get("used_as_dr_bucket") else None
+            replication["missing_keys"] = not_replicated[:10] if replication.get("used_as_dr_bucket") else []
+            if "state" not in replication:
+                broken = replication.get("status") != "Enabled" or not replication.get("destination_exists")
+                replication["state"] = "broken" if broken else ("lagging" if not_replicated else "ok")
+        copied_at = datetime.now(UTC)
+        doc = {
+            "schema": MANIFEST_SCHEMA,
+            "kind": "s3-dr",
+            "bucket": bucket,
+            "dr_bucket": dr_bucket,
+            "region": dest_region,
+            "source_region": point.region,
+            "source_manifest": point.point_id,
+            "plan": point.plan,
+            "window": format_window(point.window),
+            "captured_at": manifest.get("captured_at"),
+            "copied_at": format_window(copied_at),
+            "object_count": len(entries),
+            "total_bytes": sum(int(e.get("size", 0)) for e in entries),
+            "digest": manifest.get("digest") or manifest_digest(entries),
+            "kms_key_id": kms_arn,
+            "copied": copied,
+            "replication": replication,
+            "tags": dict(tags),
+            "objects": [{**e, "dr_version_id": placed[index_key_of(e)]} for e in entries],
+        }
+        try:
+            written = put_doc(catalog, catalog_bucket, key, doc, if_none_match=True)
+        except ClientError as err:
+            raise CaptureError(f"DR manifest {key}: {error_code(err)}: {err}") from err
+        made = self._header_point(catalog, catalog_bucket, key, dest_region)
+        if made is None:
+            why = (
+                "exists and is not a managed point"
+                if not written
+                else f"does not make a managed point ({tags})"
+            )
+            raise CaptureError(f"DR manifest {key} {why}")
+        made.details["copied"] = copied
+        return made
+
+    # --- tags / delete ----------------------------------------------------------------------------
+
+    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
+        """Object tags on the manifest where S3 takes them, else the manifest JSON's ``tags``."""
+        catalog, catalog_bucket = self._catalog(ctx, point.region)
+        key = point.point_id
+        try:
+            current = tag_dict(catalog.get_object_tagging(Bucket=catalog_bucket, Key=key).get("TagSet"))
+            catalog.put_object_tagging(
+                Bucket=catalog_bucket, Key=key, Tagging={"TagSet": tag_list({**current, **tags})}
+            )
+            return
+        except ClientError as err:
+            if error_code(err) in _NOT_FOUND:
+                raise CaptureError(f"manifest {key} not found") from err
+            # moto: InvalidTag for "aws*" keys; AWS: BadRequest above 10 tags per object
+            if error_code(err) not in ("InvalidTag", "InvalidTagError", "BadRequest"):
+                raise
+        for _ in range(10):
+            response = catalog.get_object(Bucket=catalog_bucket, Key=key)
+            body = response["Body"]
+            try:
+                doc = json.loads(body.read())
+            finally:
+                body.close()
+            objects = doc.pop("objects", [])
+            doc["tags"] = {**(doc.get("tags") or {}), **tags}
+            doc["objects"] = objects  # keep "objects" last: headers are read by range
+            if put_doc(
+                catalog,
+                catalog_bucket,
+                key,
+                doc,
+                if_match=response["ETag"],
+                metadata=response.get("Metadata"),
+            ):
+                return
+        raise CaptureError(f"manifest {key} kept changing: tags not set")
+
+    def delete(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
+        """Delete manifests (primary points and DR copies); object data is never deleted here."""
+        if not points:
+            return {}
+        catalog, catalog_bucket = self._catalog(ctx, region)
+
+        def _one(point: RecoveryPoint) -> str:
+            key = point.point_id
+            try:
+                header = read_header(catalog, catalog_bucket, key)
+                if header is None:
+                    return ABSENT
+                tags = {**(header.get("tags") or {}), **object_tags(catalog, catalog_bucket, key)}
+                if not deletable(tags):
+                    return REFUSED
+                catalog.delete_object(Bucket=catalog_bucket, Key=key)
+            except ClientError as err:
+                return f"error: {error_code(err)} {err}"
+            return DELETED
+
+        with ThreadPoolExecutor(max_workers=min(8, len(points))) as pool:
+            return dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
+
+    def prune_dr(self, ctx: AwsContext, region: str, bucket: str) -> list[dict[str, str]]:
+        """Remove ``bucket``'s DR versions in ``region`` that no remaining DR manifest names.
+
+        Reads every DR manifest of ``bucket`` in ``region`` (all plans), keeps the versions they
+        name, prunes the rest (:func:`prune_dr_versions`) and drops them from the index.
+        """
+        catalog, catalog_bucket = self._catalog(ctx, region)
+        index_key = dr_index_key(region, bucket)
+        index_doc, _ = get_doc(catalog, catalog_bucket, index_key)
+        prefix = f"points/s3-dr/{region}/"
+        manifests = [
+            k
+            for k in _listing_keys(list_keys(catalog, catalog_bucket, prefix), prefix, 3)
+            if k.split("/")[4] == bucket
+        ]
+        keep: set[str] = set()
+        dr_bucket = (index_doc or {}).get("dr_bucket")
+        for key in manifests:
+            doc, _ = get_doc(catalog, catalog_bucket, key)
+            if doc is None:
+                continue
+            dr_bucket = dr_bucket or doc.get("dr_bucket")
+            keep.update(str(o["dr_version_id"]) for o in doc.get("objects", []) if o.get("dr_version_id"))
+        if not dr_bucket:
+            return []
+        pruned = prune_dr_versions(ctx, region, dr_bucket, keep)
+        gone = {p["VersionId"] for p in pruned}
+        stale = {k for k, v in ((index_doc or {}).get("versions") or {}).items() if v in gone}
+        if stale:
+            self._save_index(catalog, catalog_bucket, index_key, bucket, dr_bucket, {}, drop=stale)
+        return pruned
+
+    # --- restore / validate / cleanup --------------------------------------------------------------
+
+    def restore(self, ctx: AwsContext, point: RecoveryPoint, *, name: str, tags: dict[str, str]) -> Restored:
+        """Nothing is created: the restored resource is the bucket holding the point's versions.
+
+        The DR bucket for a copy, the protected bucket itself for a primary point. ``name`` and
+        ``tags`` are not used (no resource is made, so there is nothing to clean up).
+        """
+        catalog, catalog_bucket = self._catalog(ctx, point.region)
+        try:
+            header = read_header(catalog, catalog_bucket, point.point_id)
+        except ClientError as err:
+            raise CaptureError(f"manifest {point.point_id}: {error_code(err)}: {err}") from err
+        if header is None:
+            raise CaptureError(f"manifest {point.point_id} not found in {catalog_bucket}")
+        holder = header.get("dr_bucket") or header.get("bucket") or point.source_id
+        return Restored(
+            kind=self.name,
+            resource_id=holder,
+            region=point.region,
+            point_id=point.point_id,
+            status=AVAILABLE,
+            started_at=datetime.now(UTC),
+            details={"bucket": holder, "manifest_key": point.point_id, "created": False},
+        )
+
+    def restore_status(self, ctx: AwsContext, region: str, items: list[Restored]) -> list[Restored]:
+        if not items:
+            return items
+        s3 = ctx.client("s3", region)
+
+        def _one(item: Restored) -> None:
+            try:
+                s3.head_bucket(Bucket=item.resource_id)
+                item.status = AVAILABLE
+            except ClientError as err:
+                if error_code(err) not in _NO_BUCKET:
+                    raise
+                item.status = MISSING
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+            list(pool.map(_one, items))
+        return items
+
+    def validate(self, ctx: AwsContext, restored: Restored, expected: dict[str, Any]) -> list[str]:
+        """Every version the manifest names is in the bucket with its size (one version listing).
+
+        For a DR copy a version counts when it is the one the DR manifest or the index names, a
+        replica (same version id), or (HEAD, only then) a version of the key whose
+        ``awsdr-source-version-id`` metadata names it.
+        """
+        catalog, catalog_bucket = self._catalog(ctx, restored.region)
+        try:
+            manifest, _ = get_doc(catalog, catalog_bucket, restored.point_id)
+        except ClientError as err:
+            return [f"manifest {restored.point_id} unreadable: {error_code(err)}"]
+        if manifest is None:
+            return [f"manifest {restored.point_id} not found in {catalog_bucket}"]
+        problems: list[str] = []
+        details = expected.get("details") or {}
+        if details.get("digest") and manifest.get("digest") != details["digest"]:
+            problems.append("manifest digest differs from the captured one")
+        if (
+            details.get("object_count") is not None
+            and manifest.get("object_count") != details["object_count"]
+        ):
+            problems.append(
+                f"object count {manifest.get('object_count')} != captured {details['object_count']}"
+            )
+        bucket = restored.resource_id
+        s3 = ctx.client("s3", restored.region)
+        try:
+            versions, _ = list_versions(s3, bucket)
+        except ClientError as err:
+            return [*problems, f"bucket {bucket}: {error_code(err)}"]
+        sizes = {(v["Key"], v["VersionId"]): int(v.get("Size", 0)) for v in versions}
+        by_key: dict[str, list[str]] = {}
+        for v in versions:
+            by_key.setdefault(v["Key"], []).append(v["VersionId"])
+        is_copy = "dr_bucket" in manifest
+        index: dict[str, str] = {}
+        if is_copy:
+            index_doc, _ = get_doc(catalog, catalog_bucket, dr_index_key(restored.region, manifest["bucket"]))
+            index = (index_doc or {}).get("versions") or {}
+
+        def _find(e: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+            key, vid = e["key"], str(e["version_id"])
+            candidates = [e.get("dr_version_id"), index.get(index_key_of(e))] if is_copy else []
+            if vid != "null" or not is_copy:
+                candidates.append(vid)
+            for c in candidates:
+                if c and (key, c) in sizes:
+                    return e, c
+            if not is_copy:
+                return e, None
+            for other in by_key.get(key, []):
+                try:
+                    head = s3.head_object(Bucket=bucket, Key=key, VersionId=other)
+                except ClientError:
+                    continue
+                if (head.get("Metadata") or {}).get(META_SOURCE_VERSION) == vid:
+                    return e, other
+            return e, None
+
+        entries = manifest.get("objects", [])
+        missing: list[str] = []
+        if entries:
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(entries))) as pool:
+                for e, found in pool.map(_find, entries):
+                    if found is None:
+                        missing.append(e["key"])
+                    elif sizes[(e["key"], found)] != int(e.get("size", 0)):
+                        problems.append(
+                            f"size differs for {e['key']}: {sizes[(e['key'], found)]} bytes in {bucket}, "
+                            f"{e.get('size')} captured"
+                        )
+        if missing:
+            noun = "version" if len(missing) == 1 else "versions"
+            problems.append(f"{len(missing)} object {noun} missing in {bucket}: {_few(sorted(missing))}")
+        return problems
+
+    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+        """S3 restores create nothing, so there is nothing to clean up."""
+        return []
