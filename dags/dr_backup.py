@@ -17,6 +17,7 @@ points are found again by their `awsdr:plan`/`awsdr:window` tags or deterministi
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
@@ -30,6 +31,8 @@ from awsdr.timetables import BoundedCatchupTimetable
 from awsdr.windows import format_window
 
 POLICY = load_policy()
+#: seconds between status polls while waiting in the triggerer (the emulator setup shortens it)
+POLL_SECONDS = float(os.environ.get("AWSDR_POLL_SECONDS", "30"))
 
 
 def build(plan_name: str) -> DAG:
@@ -89,6 +92,7 @@ def build(plan_name: str) -> DAG:
                 kind=kind,
                 window=resolved["window"],
                 only=resolved["only"],
+                poll_interval=POLL_SECONDS,
             )
             for kind in plan.select.types
         ]

@@ -15,6 +15,7 @@ Runs after each backup of the plan (its Asset) and on the plan's `copy_schedule`
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from airflow.sdk import DAG
@@ -32,6 +33,8 @@ from awsdr.operators.copy import (
 from awsdr.policy import load_policy
 
 POLICY = load_policy()
+#: seconds between status polls while waiting in the triggerer (the emulator setup shortens it)
+POLL_SECONDS = float(os.environ.get("AWSDR_POLL_SECONDS", "60"))
 
 
 def build(plan_name: str) -> DAG:
@@ -58,7 +61,8 @@ def build(plan_name: str) -> DAG:
     ) as dag:
         preflight = CopyPreflightOperator(task_id="preflight")
         copies = [
-            CopyOperator(task_id=f"copy_{kind}", plan=plan_name, kind=kind) for kind in plan.select.types
+            CopyOperator(task_id=f"copy_{kind}", plan=plan_name, kind=kind, poll_interval=POLL_SECONDS)
+            for kind in plan.select.types
         ]
         record = RecordCopiesOperator(
             task_id="record_copies",

@@ -18,6 +18,7 @@ and a sample size.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
@@ -36,6 +37,8 @@ from awsdr.operators.verify import (
 from awsdr.policy import RESOURCE_TYPES, load_policy
 
 POLICY = load_policy()
+#: seconds between status polls while waiting in the triggerer (the emulator setup shortens it)
+POLL_SECONDS = float(os.environ.get("AWSDR_POLL_SECONDS", "30"))
 PLANS = sorted(POLICY.plans)
 KINDS = [k for k in RESOURCE_TYPES if any(k in p.select.types for p in POLICY.plans.values())]
 CRONS = sorted({p.verify.schedule for p in POLICY.plans.values()})
@@ -92,7 +95,10 @@ with DAG(
 
     settings = validate_params()
     prepare = VerifyTeardownOperator(task_id="prepare", kinds=KINDS)
-    verifies = [VerifyKindOperator(task_id=f"verify_{k}", kind=k, settings=settings) for k in KINDS]
+    verifies = [
+        VerifyKindOperator(task_id=f"verify_{k}", kind=k, settings=settings, poll_interval=POLL_SECONDS)
+        for k in KINDS
+    ]
     teardown = VerifyTeardownOperator(task_id="teardown", kinds=KINDS).as_teardown(setups=prepare)
     report = VerifyReportOperator(task_id="report", kinds=KINDS, trigger_rule=TriggerRule.ALL_DONE, retries=0)
     settings >> prepare >> verifies >> teardown >> report

@@ -28,6 +28,7 @@ _awsdr_region="${AWSDR_REGION:-ap-northeast-2}"
 if [ -n "${AWSDR_ENDPOINT:-}" ]; then
   export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
   unset AWS_SESSION_TOKEN AWS_PROFILE
+  export AWSDR_POLL_SECONDS="${AWSDR_POLL_SECONDS:-5}"  # the emulator answers at once
   export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"extra\": {\"endpoint_url\": \"$AWSDR_ENDPOINT\", \"region_name\": \"$_awsdr_region\"}}"
 fi
 mkdir -p "$AIRFLOW_HOME"

@@ -42,7 +42,7 @@ def main() -> int:
     os.environ.update(dict(i.split("=", 1) for i in out.decode().split("\0") if "=" in i))
     os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
     moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [str(BIN / "python"), str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=(home / "moto.log").open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "MOTO_RECORDER_FILEPATH": str(home / "moto.recording")},

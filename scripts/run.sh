@@ -18,7 +18,7 @@ trap cleanup INT TERM EXIT
 if curl -fsS "$AWSDR_ENDPOINT/moto-api/" >/dev/null 2>&1; then
   echo "Emulator already answering on $AWSDR_ENDPOINT (reusing it)."
 else
-  MOTO_RECORDER_FILEPATH="$root/.run/moto.recording" setsid .venv/bin/moto_server -H 127.0.0.1 -p "$port" > .run/moto.log 2>&1 &
+  MOTO_RECORDER_FILEPATH="$root/.run/moto.recording" setsid .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" > .run/moto.log 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do curl -fsS "$AWSDR_ENDPOINT/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
 fi

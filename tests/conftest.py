@@ -48,6 +48,7 @@ os.environ.update(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "ap-northeast-2",
+        "AWSDR_POLL_SECONDS": "2",
         "AWSDR_POLICY": os.environ.get("AWSDR_TEST_POLICY", str(ROOT / "include" / "dr_policy.yaml")),
     }
 )
@@ -77,7 +78,7 @@ def start_moto(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     # the request recorder writes to a file: one per server, or parallel servers share it
     env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(log_path.with_suffix(".recording"))}
     proc = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, MISSING, CaptureError, RecoveryPoint
+from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, MISSING, CaptureError, RecoveryPoint, RetryLater
 from awsdr.windows import TAG_COPY_OF, TAG_LEGAL_HOLD, TAG_VERIFIED_AT, format_window
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def start_copies(
         if not now:
             continue
 
-        def _one(job: CopyJob, region: str = region) -> RecoveryPoint | dict[str, str]:
+        def _one(job: CopyJob, region: str = region) -> RecoveryPoint | dict[str, str] | CopyJob:
             try:
                 return kind.copy(
                     ctx,
@@ -143,6 +143,9 @@ def start_copies(
                     tags=copy_tags(job.point),
                     dest_ctx=dest_ctx,
                 )
+            except RetryLater as err:
+                log.info("Copy of %s to %s waits: %s", job.point.point_id, region, err)
+                return job
             except CaptureError as err:
                 return {
                     "kind": kind.name,
@@ -157,6 +160,8 @@ def start_copies(
             for outcome in pool.map(_one, now):
                 if isinstance(outcome, RecoveryPoint):
                     result.started.append(outcome)
+                elif isinstance(outcome, CopyJob):
+                    result.waiting.append(outcome)
                 else:
                     log.warning(
                         "Copy of %s to %s failed: %s", outcome["point"], outcome["region"], outcome["error"]

@@ -144,3 +144,16 @@ def test_copy_records_merge_into_window_manifests_without_duplicates():
     assert list(changed) == [w]
     assert changed[w]["copies"] == [rec]
     assert merge_copies_into_manifests(changed, [rec]) == {}
+
+
+def test_retry_later_queues_the_job_instead_of_failing():
+    from awsdr.kinds.base import RetryLater
+
+    class NotYet(_FakeKind):
+        def copy(self, ctx, point, *, dest_region, kms_key_id, tags, dest_ctx=None):
+            raise RetryLater("window newer than PITR latest restorable time")
+
+    job = CopyJob(_point("snap-1", W0), DR1)
+    result = start_copies(None, NotYet(), [job], quota=5, in_flight={}, kms_keys={DR1: "k"})
+    assert result.failures == []
+    assert result.waiting == [job]

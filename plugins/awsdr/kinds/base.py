@@ -33,6 +33,11 @@ class CaptureError(Exception):
     """A per-resource failure: recorded against the resource, the others go on."""
 
 
+class RetryLater(CaptureError):
+    """Not possible yet, but will be (e.g. a DynamoDB window newer than PITR's latest restorable
+    time): the caller queues the work for the next pass instead of recording a failure."""
+
+
 class RefusedError(CaptureError):
     """A delete refused by the ownership rules (not ``awsdr:managed=true``, or under legal hold)."""
 

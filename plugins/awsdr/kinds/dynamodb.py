@@ -66,6 +66,7 @@ from awsdr.kinds.base import (
     RecoveryPoint,
     Resource,
     Restored,
+    RetryLater,
     point_from_tags,
 )
 from awsdr.kinds.s3 import (
@@ -762,6 +763,11 @@ class DynamoDbKind(Kind):
             ),
             None,
         )
+        if export_time is None and latest is not None and point.window > latest:
+            raise RetryLater(
+                f"{table}: window {format_window(point.window)} is newer than the latest restorable time "
+                f"{pitr['latest_restorable']} (PITR trails the table by minutes); the copy waits"
+            )
         if export_time is None:
             raise CaptureError(
                 f"{PITR_OUTSIDE} ({table}: window {format_window(point.window)}, PITR "
