@@ -42,15 +42,22 @@ AUDIT_PREFIX = "audit/retention/"
 ORPHANS_PREFIX = "retention/orphans/"
 
 
+def plan_id(region: str, point_id: str) -> str:
+    """A point's identity for the planner: ids repeat across regions (an RDS copy keeps its
+    snapshot identifier), so the region is part of it."""
+    return f"{region}/{point_id}"
+
+
 def point_info(p: RecoveryPoint, primary_region: str) -> PointInfo:
-    """The planner's view of a listed point."""
+    """The planner's view of a listed point (ids qualified by region, see :func:`plan_id`)."""
+    copy_of = p.tags.get(TAG_COPY_OF)
     verified = p.tags.get(TAG_VERIFIED_AT)
     try:
         verified_at = parse_window(verified) if verified else None
     except ValueError:
         verified_at = None
     return PointInfo(
-        point_id=p.point_id,
+        point_id=plan_id(p.region, p.point_id),
         source_id=p.source_id,
         region=p.region,
         region_class=PRIMARY if p.region == primary_region else DR,
@@ -59,7 +66,7 @@ def point_info(p: RecoveryPoint, primary_region: str) -> PointInfo:
         legal_hold=TAG_LEGAL_HOLD in p.tags,
         completed=p.status == AVAILABLE,
         verified_at=verified_at,
-        copy_of=p.tags.get(TAG_COPY_OF),
+        copy_of=plan_id(primary_region, copy_of) if copy_of else None,
         size_bytes=int(p.details.get("size_bytes") or 0),
         plan=p.plan,
         kind=p.kind,
@@ -160,7 +167,7 @@ def execute_deletes(
 ) -> tuple[list[str], list[str], dict[str, str]]:
     """Delete the planned points: batches per region, intent before and outcome after each batch."""
     now = clock or (lambda: datetime.now(tz=UTC))
-    by_id = {p.point_id: p for p in points}
+    by_id = {plan_id(p.region, p.point_id): p for p in points}
     rule_of = {d.point.point_id: d.rule for d in plan_out.decisions if not d.keep}
     batches: list[tuple[str, list[RecoveryPoint]]] = []
     per_region: dict[str, list[RecoveryPoint]] = {}
@@ -187,7 +194,7 @@ def execute_deletes(
                         "point_id": p.point_id,
                         "source": p.source_id,
                         "window": format_window(p.window),
-                        "rule": rule_of[p.point_id],
+                        "rule": rule_of[plan_id(region, p.point_id)],
                     }
                     for p in batch
                 ],
@@ -236,7 +243,7 @@ def reconcile(
     if not open_:
         return []
     regions = [policy.primary_region, *policy.dr_regions]
-    present = {p.point_id for r in regions for p in kind.list_points(ctx, r, plan)}
+    present = {(p.region, p.point_id) for r in regions for p in kind.list_points(ctx, r, plan)}
     done = []
     for base in open_:
         intent = catalog.get_json(base + ".intent.json") or {}

@@ -126,7 +126,7 @@ def test_breaker_blocks_mass_delete_without_force(ctx, history):
 def test_force_leaves_exactly_the_planned_set_and_spares_holds_and_strangers(ctx, history):
     policy = _policy(0.5)
     planned, _, _ = decide(ctx, EbsKind(), policy, "gold", now=NOW, force=True, orphan_state=None)
-    keep = {d.point.point_id for d in planned.decisions if d.keep}
+    keep = {d.point.point_id.split("/", 1)[1] for d in planned.decisions if d.keep}
     run = _run(ctx, history, policy, dry_run=False, force=True)
     assert not run.errors
     assert not run.refused

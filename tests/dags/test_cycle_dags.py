@@ -60,10 +60,12 @@ def test_copy_dag_copies_every_point_once_encrypted_and_records_them(dags, demo_
         for c in copies:
             assert c.tags["awsdr:window"] == points[0].tags["awsdr:window"]
     ebs = ctx.client("ec2", DR).describe_snapshots(
-        OwnerIds=["self"], Filters=[{"Name": "tag-key", "Values": [TAG_COPY_OF]}]
+        OwnerIds=["self"],
+        Filters=[{"Name": "tag-key", "Values": [TAG_COPY_OF]}, {"Name": "tag:awsdr:kind", "Values": ["ebs"]}],
     )["Snapshots"]
-    assert ebs
+    assert len(ebs) == 3
     assert all(s["Encrypted"] for s in ebs)
+    assert {s.get("KmsKeyId") for s in ebs} == {"alias/awsdr"}  # moto echoes the alias; AWS returns its ARN
     import json
 
     body = ctx.client("s3", DR).get_object(

@@ -71,7 +71,7 @@ def test_point_info_reads_ownership_holds_copies_and_verification():
     assert info.managed
     assert info.legal_hold
     assert info.completed
-    assert info.copy_of == "snap-1"
+    assert info.copy_of == "ap-northeast-2/snap-1"
     assert info.verified_at == datetime(2026, 11, 25, tzinfo=UTC)
     assert info.size_bytes == 10
     foreign = RecoveryPoint(
@@ -81,3 +81,31 @@ def test_point_info_reads_ownership_holds_copies_and_verification():
     assert info2.region_class == "primary"
     assert not info2.managed
     assert not info2.completed
+
+
+def test_ids_that_repeat_across_regions_stay_distinct_and_copies_point_at_the_primary():
+    src = RecoveryPoint(
+        "rds",
+        "awsdr-gold-db-1",
+        "arn:p",
+        "db",
+        "ap-northeast-2",
+        "gold",
+        W,
+        AVAILABLE,
+        tags={"awsdr:managed": "true"},
+    )
+    copy = RecoveryPoint(
+        "rds",
+        "awsdr-gold-db-1",
+        "arn:d",
+        "db",
+        "ap-northeast-1",
+        "gold",
+        W,
+        AVAILABLE,
+        tags={"awsdr:managed": "true", "awsdr:copy-of": "awsdr-gold-db-1"},
+    )
+    a, b = point_info(src, "ap-northeast-2"), point_info(copy, "ap-northeast-2")
+    assert a.point_id != b.point_id
+    assert b.copy_of == a.point_id
