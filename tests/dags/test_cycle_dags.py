@@ -103,6 +103,16 @@ def _leftovers(ctx):
 def test_verify_restores_validates_tags_and_tears_down(dags, demo_estate, backed_up):
     ctx = demo_estate
     assert dags["copy"].test().state == "success"
+    # a verification run that died mid-restore left these behind
+    from awsdr.kinds import get_kind
+
+    for kind in ("ebs", "rds"):
+        dead = get_kind(kind).restore(
+            ctx, _copies(ctx, kind)[0], name=f"awsdr-v-deadrun-{kind}", tags={TAG_VERIFY_RUN: "deadrun"}
+        )
+        assert dead.resource_id
+    assert _leftovers(ctx)["volumes"]
+    assert _leftovers(ctx)["rds"]
     run = dags["verify"].test(run_conf={"plan": "gold"})
     import json
 

@@ -68,9 +68,19 @@ def sql_validation(
         extra=source.extra,
     )
     params = {"window": window}
-    src_hook, dst_hook = source.get_hook(), restored_conn.get_hook()
-    src_rows = {f.stem: src_hook.get_records(f.read_text(), parameters=params) for f in files}
-    dst_rows = {f.stem: dst_hook.get_records(f.read_text(), parameters=params) for f in files}
+    # hooks look their connection up by id: expose the restored one to this process while it runs
+    env_key = f"AIRFLOW_CONN_{restored_conn.conn_id.upper()}"
+    previous = os.environ.get(env_key)
+    os.environ[env_key] = restored_conn.get_uri()
+    try:
+        src_hook, dst_hook = source.get_hook(), restored_conn.get_hook()
+        src_rows = {f.stem: src_hook.get_records(f.read_text(), parameters=params) for f in files}
+        dst_rows = {f.stem: dst_hook.get_records(f.read_text(), parameters=params) for f in files}
+    finally:
+        if previous is None:
+            os.environ.pop(env_key, None)
+        else:
+            os.environ[env_key] = previous
     return sql_checks(src_rows, dst_rows)
 
 
