@@ -19,6 +19,8 @@ def test_vault_connection_assumes_the_role_into_the_vault_account(moto, monkeypa
         "endpoint_url": moto,
         "region_name": DR,
         "role_arn": "arn:aws:iam::222222222222:role/awsdr-vault",
+        # the provider never sends AssumeRole to the global endpoint_url; name it for STS
+        "service_config": {"sts": {"endpoint_url": moto}},
     }
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DR_VAULT", json.dumps({"conn_type": "aws", "extra": extra}))
     vctx = vault_context()
