@@ -252,7 +252,30 @@ def test_full_cycle_under_real_scheduler(stack):
         OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [scratch]}]
     )["Snapshots"]
 
-    # 4. every component survived the cycle
+    # 4. the copy DAG started by itself from the backup's Asset and copied every EBS point
+    copy_run = _wait(
+        lambda: [
+            r
+            for r in _runs(api, "dr_copy_gold")
+            if r["run_type"] == "asset_triggered" and r["state"] in ("success", "failed")
+        ],
+        600,
+        "dr_copy_gold to start from the backup's Asset and finish",
+        interval=5,
+    )
+    assert copy_run[0]["state"] == "success", copy_run[0]
+    dr_snaps = _client(moto_url, "ec2", DR).describe_snapshots(
+        OwnerIds=["self"],
+        Filters=[
+            {"Name": "tag:awsdr:plan", "Values": ["gold"]},
+            {"Name": "tag:awsdr:kind", "Values": ["ebs"]},
+        ],
+    )["Snapshots"]
+    copied = {t["Value"] for s in dr_snaps for t in s.get("Tags", []) if t["Key"] == "awsdr:copy-of"}
+    assert copied, "no EBS copies in the DR region"
+    assert all(s["Encrypted"] for s in dr_snaps)
+
+    # 5. every component survived the cycle
     health = api.get("/api/v2/monitor/health")
     for component in ("metadatabase", "scheduler", "triggerer", "dag_processor"):
         assert health[component]["status"] == "healthy", (component, health)
