@@ -21,7 +21,7 @@ import os
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
-from airflow.utils.trigger_rule import TriggerRule
+from airflow.task.trigger_rule import TriggerRule
 
 from awsdr.assets import backup_asset
 from awsdr.operators.backup import CaptureOperator, CheckFailuresOperator, WriteManifestOperator, parse_only

@@ -19,9 +19,9 @@ import os
 from datetime import timedelta
 
 from airflow.sdk import DAG
+from airflow.task.trigger_rule import TriggerRule
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
-from airflow.utils.trigger_rule import TriggerRule
 
 from awsdr.assets import backup_asset
 from awsdr.operators.copy import (

@@ -22,8 +22,8 @@ import os
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
+from airflow.task.trigger_rule import TriggerRule
 from airflow.timetables.trigger import CronTriggerTimetable, MultipleCronTriggerTimetable
-from airflow.utils.trigger_rule import TriggerRule
 from croniter import croniter
 
 from awsdr.operators.backup import run_window

@@ -255,6 +255,8 @@ class WriteManifestOperator(DrBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from awsdr.catalog import Catalog, manifest_key
 
+        if self.window in (None, "", "None"):
+            raise AirflowFailException("no window: resolve_window failed, nothing was captured")
         window = parse_window(str(self.window))
         ti = context["ti"]
         results = {k: ti.xcom_pull(task_ids=f"capture_{k}") for k in self.kinds}
