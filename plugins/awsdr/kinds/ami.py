@@ -26,6 +26,7 @@ from awsdr.kinds.base import (
     point_from_tags,
 )
 from awsdr.kinds.ebs import (
+    Ec2TagsMixin,
     client_token,
     deletable,
     describe_snapshots,
@@ -156,7 +157,7 @@ def _instance_resource(inst: dict[str, Any], owner: str, region: str) -> Resourc
     )
 
 
-class AmiKind(Kind):
+class AmiKind(Ec2TagsMixin, Kind):
     """EC2 instances protected by AMIs.
 
     :param reboot: the policy's ``ec2.reboot``: reboot the instance for a file-system consistent
@@ -368,14 +369,6 @@ class AmiKind(Kind):
         return points
 
     # --- listing -------------------------------------------------------------------------------
-
-    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
-        """Tag the point in place (e.g. ``awsdr:verified-at``)."""
-        try:
-            ctx.client("ec2", point.region).create_tags(Resources=[point.point_id], Tags=tag_list(tags))
-        except ClientError as err:
-            raise CaptureError(f"{error_code(err)}: {err}") from err
-        point.tags.update(tags)
 
     def list_points(self, ctx: AwsContext, region: str, plan: str | None = None) -> list[RecoveryPoint]:
         ec2 = ctx.client("ec2", region)

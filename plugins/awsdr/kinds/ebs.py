@@ -188,7 +188,19 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-class EbsKind(Kind):
+class Ec2TagsMixin:
+    """``set_tags`` for points EC2 tags in place (snapshots, images)."""
+
+    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
+        """Tag the point in place (e.g. ``awsdr:verified-at``)."""
+        try:
+            ctx.client("ec2", point.region).create_tags(Resources=[point.point_id], Tags=tag_list(tags))
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: {err}") from err
+        point.tags.update(tags)
+
+
+class EbsKind(Ec2TagsMixin, Kind):
     name = "ebs"
     tagging_type = "ec2:volume"
 
@@ -280,14 +292,6 @@ class EbsKind(Kind):
         return points
 
     # --- listing -------------------------------------------------------------------------------
-
-    def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
-        """Tag the point in place (e.g. ``awsdr:verified-at``)."""
-        try:
-            ctx.client("ec2", point.region).create_tags(Resources=[point.point_id], Tags=tag_list(tags))
-        except ClientError as err:
-            raise CaptureError(f"{error_code(err)}: {err}") from err
-        point.tags.update(tags)
 
     def list_points(self, ctx: AwsContext, region: str, plan: str | None = None) -> list[RecoveryPoint]:
         ec2 = ctx.client("ec2", region)
