@@ -30,6 +30,7 @@ from awsdr.kinds.base import (
     REFUSED,
     CaptureError,
     RecoveryPoint,
+    RetryLater,
 )
 from awsdr.kinds.dynamodb import PITR_OFF, PITR_OUTSIDE, copy_sidecar_key, sidecar_key, table_digest
 from awsdr.kinds.s3 import get_doc
@@ -210,7 +211,11 @@ def test_copy_needs_pitr_and_a_window_inside_its_period(ctx, monkeypatch):
     ):
         kind.copy(ctx, ledger, dest_region=DR, kms_key_id="alias/awsdr", tags=copy_tags(ledger))
     recent = datetime.now(UTC) - timedelta(minutes=10)
-    _pitr_period(monkeypatch, recent, recent)  # neither the window nor the backup time is inside
+    _pitr_period(monkeypatch, recent, recent)  # the backup is newer than PITR's latest: wait
+    with pytest.raises(RetryLater, match="newer than the latest"):
+        kind.copy(ctx, orders, dest_region=DR, kms_key_id="alias/awsdr", tags=copy_tags(orders))
+    later = datetime.now(UTC) + timedelta(hours=1)
+    _pitr_period(monkeypatch, later, later)  # both are older than PITR's earliest: never possible
     with pytest.raises(CaptureError, match=PITR_OUTSIDE):
         kind.copy(ctx, orders, dest_region=DR, kms_key_id="alias/awsdr", tags=copy_tags(orders))
     assert kind.list_points(ctx, DR) == []

@@ -763,9 +763,14 @@ class DynamoDbKind(Kind):
             ),
             None,
         )
-        if export_time is None and latest is not None and point.window > latest:
+        if (
+            export_time is None
+            and latest is not None
+            and any(t is not None and t > latest for t in (point.window, point.created_at))
+        ):
             raise RetryLater(
-                f"{table}: window {format_window(point.window)} is newer than the latest restorable time "
+                f"{table}: window {format_window(point.window)} (or the backup's time) is newer than the latest "
+                "restorable time "
                 f"{pitr['latest_restorable']} (PITR trails the table by minutes); the copy waits"
             )
         if export_time is None:
