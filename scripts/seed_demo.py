@@ -203,6 +203,83 @@ class Seeder:
             },
         )
 
+    # --- failover standbys (dr_failover / dr_failback / dr_failover_drill) ----------------------
+    def standby_asg(self, name: str, region: str) -> None:
+        """A launch template and an Auto Scaling group at its resting size 0/0/0 (pilot light)."""
+        ec2 = self.c("ec2", region)
+        asg = self.c("autoscaling", region)
+        if asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+            return
+        templates = ec2.describe_launch_templates(
+            Filters=[{"Name": "launch-template-name", "Values": [name]}]
+        )["LaunchTemplates"]
+        if not templates:
+            image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+            ec2.create_launch_template(
+                LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
+            )
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+            MinSize=0,
+            MaxSize=0,
+            DesiredCapacity=0,
+            AvailabilityZones=[f"{region}a"],
+            Tags=[{"Key": "app", "Value": "orders", "PropagateAtLaunch": True}],
+        )
+
+    def standby_service(self, cluster: str, service: str, region: str, desired: int) -> None:
+        """An ECS cluster and service at its resting task count."""
+        ecs = self.c("ecs", region)
+        ecs.create_cluster(clusterName=cluster)  # idempotent
+        found = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
+        if any(s.get("status") == "ACTIVE" for s in found):
+            return
+        ecs.register_task_definition(
+            family=service,
+            containerDefinitions=[
+                {"name": service, "image": "public.ecr.aws/nginx/nginx:latest", "memory": 128}
+            ],
+        )
+        ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=service, desiredCount=desired)
+
+    def read_replica(self, source: str, replica: str, region: str) -> None:
+        """A cross-region RDS read replica of a primary-region instance (moto supports it)."""
+        rds = self.c("rds", region)
+        try:
+            rds.describe_db_instances(DBInstanceIdentifier=replica)
+            return
+        except ClientError:
+            pass
+        arn = self.c("rds").describe_db_instances(DBInstanceIdentifier=source)["DBInstances"][0][
+            "DBInstanceArn"
+        ]
+        rds.create_db_instance_read_replica(
+            DBInstanceIdentifier=replica,
+            SourceDBInstanceIdentifier=arn,
+            DBInstanceClass="db.t3.micro",
+            Tags=_tags({"app": "orders", "role": "dr-replica"}),
+        )
+
+    def health_check(self, name: str, fqdn: str) -> None:
+        """A Route 53 HTTPS health check, found by its caller reference and Name tag."""
+        r53 = self.c("route53", "us-east-1")
+        checks = r53.list_health_checks()["HealthChecks"]
+        if any(hc["CallerReference"] == name for hc in checks):
+            return
+        hc = r53.create_health_check(
+            CallerReference=name,
+            HealthCheckConfig={
+                "Type": "HTTPS",
+                "FullyQualifiedDomainName": fqdn,
+                "Port": 443,
+                "ResourcePath": "/health",
+            },
+        )["HealthCheck"]
+        r53.change_tags_for_resource(
+            ResourceType="healthcheck", ResourceId=hc["Id"], AddTags=[{"Key": "Name", "Value": name}]
+        )
+
     def run(self) -> dict[str, int]:
         gold = {"dr-plan": "gold", "app": "orders"}
         silver = {"dr-plan": "silver", "app": "reports"}
@@ -228,6 +305,12 @@ class Seeder:
         self.bucket("awsdr-catalog", DR, None, objects=0, versioned=True)
         self.kms_alias(DR, "alias/awsdr")
         self.zone("example.com.")
+        self.kms_alias(PRIMARY, "alias/awsdr")  # failback copies come home under it
+        self.standby_asg("web", DR)
+        self.standby_service("app", "api", DR, desired=1)
+        self.read_replica("orders-db", "orders-db-dr", DR)
+        self.health_check("awsdr-demo-app-dr", f"app.{DR}.example.com")
+        self.health_check("awsdr-demo-app-primary", f"app.{PRIMARY}.example.com")
         return {"volumes": 7, "instances": 3, "rds": 3, "aurora": 1, "tables": 3, "buckets": 4}
 
 

@@ -78,7 +78,14 @@ def start_moto(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     # the request recorder writes to a file: one per server, or parallel servers share it
     env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(log_path.with_suffix(".recording"))}
     proc = subprocess.Popen(
-        [str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+        [
+            str(VENV_BIN / "python"),
+            str(ROOT / "scripts" / "moto_server.py"),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -357,6 +357,8 @@ class HealthCheck:
     url: str | None = None
     id: str | None = None
     name: str | None = None
+    #: checked only when this region serves (None: always)
+    region: str | None = None
 
     @property
     def label(self) -> str:
@@ -750,6 +752,9 @@ _HEALTH_CHECK_KEYS: dict[str, _Key] = {
         _str_schema(minLength=1, maxLength=255),
         "a Route 53 health check found by its Name tag or caller reference (ids differ per account)",
     ),
+    "region": _Key(
+        _REGION_SCHEMA, "check it only when this region serves (failover: the DR region; failback: primary)"
+    ),
 }
 
 _DATABASE_KEYS: dict[str, _Key] = {
@@ -843,7 +848,10 @@ _FAILOVER_KEYS: dict[str, _Key] = {
     "health_checks": _Key(
         {
             "type": "array",
-            "items": {**_object_schema(_HEALTH_CHECK_KEYS), "minProperties": 1, "maxProperties": 1},
+            "items": {
+                **_object_schema(_HEALTH_CHECK_KEYS),
+                "oneOf": [{"required": [k]} for k in ("url", "id", "name")],
+            },
         },
         "checks that must pass after traffic moved: {url: ...}, {id: ...} or {name: ...}",
         default=[],
@@ -936,7 +944,8 @@ _POLICY_KEYS: dict[str, _Key] = {
         required=True,
     ),
     "failover": _Key(
-        _object_schema(_FAILOVER_KEYS), "the failover/failback runbook (absent: no failover DAGs' steps)"
+        _object_schema(_FAILOVER_KEYS),
+        "the failover/failback runbook (absent: dr_failover and dr_failback refuse to run)",
     ),
 }
 
@@ -1652,24 +1661,31 @@ def _dns(value: Any, path: _PathT, primary: str, dr_regions: tuple[str, ...]) ->
     return Dns(zone=zone, routing=routing, records=tuple(records))
 
 
-def _health_check(value: Any, path: _PathT) -> HealthCheck:
+def _health_check(value: Any, path: _PathT, regions: tuple[str, ...]) -> HealthCheck:
     m = _keyed(value, path, _HEALTH_CHECK_KEYS, "a health check")
-    if len(m) != 1:
+    region = None
+    if "region" in m:
+        region = _region(m["region"], (*path, "region"))
+        if region not in regions:
+            raise _Invalid(
+                (*path, "region"), f"{region} is not a policy region", f"one of {', '.join(regions)}"
+            )
+    if len([k for k in m if k != "region"]) != 1:
         raise _Invalid(
             path,
-            f"has {len(m)} of url/id/name",
+            f"has {len([k for k in m if k != 'region'])} of url/id/name",
             "exactly one of url: <http(s) URL>, id: <Route 53 id> or name: <Route 53 health check name>",
         )
     if "url" in m:
         url = _matching(m["url"], (*path, "url"), HTTP_URL_PATTERN, "an http(s) URL, e.g. https://app/health")
-        return HealthCheck(url=url)
+        return HealthCheck(url=url, region=region)
     if "name" in m:
         name = _str(m["name"], (*path, "name"), "a health check name of 1-255 characters")
         if not 1 <= len(name) <= 255:
             raise _Invalid((*path, "name"), "length out of range", "a health check name of 1-255 characters")
-        return HealthCheck(name=name)
+        return HealthCheck(name=name, region=region)
     hc_id = _matching(m["id"], (*path, "id"), HEALTH_CHECK_ID_PATTERN, "a Route 53 health check id (a UUID)")
-    return HealthCheck(id=hc_id)
+    return HealthCheck(id=hc_id, region=region)
 
 
 def _database(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverDatabase:
@@ -1805,7 +1821,7 @@ def _failover(value: Any, primary: str, dr_regions: tuple[str, ...]) -> Failover
         return _list(_get(m, key, _FAILOVER_KEYS), (*path, key), f"a list of {what}", non_empty=False)
 
     checks = tuple(
-        _health_check(item, (*path, "health_checks", i))
+        _health_check(item, (*path, "health_checks", i), (primary, *dr_regions))
         for i, item in enumerate(items("health_checks", "{url: ...} or {id: ...}"))
     )
     databases: list[FailoverDatabase] = []

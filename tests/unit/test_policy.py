@@ -358,7 +358,7 @@ def test_every_optional_key() -> None:
         + "notifications: {sns_topic_arn: 'arn:aws:sns:ap-northeast-2:123456789012:awsdr-alerts'}\n"
         + "vault:\n  account_id: 123456789012\n  role_arn: arn:aws:iam::123456789012:role/dr/awsdr-vault\n"
         + "  regions: [ap-northeast-3]\n"
-        + "failover: {strategy: pilot_light, steps: [promote, dns]}\n"
+        + "failover: {strategy: warm-standby}\n"
     )
     p = parse_policy(text, "full.yaml")
     assert p.timezone == "Asia/Seoul"
@@ -377,7 +377,7 @@ def test_every_optional_key() -> None:
     assert p.vault is not None
     assert p.vault.account_id == "123456789012"
     assert p.vault.regions == ("ap-northeast-3",)
-    assert p.failover == {"strategy": "pilot_light", "steps": ["promote", "dns"]}
+    assert p.failover == policy_mod.Failover(strategy="warm-standby")
     gold = p.plan("gold")
     assert gold.copy_schedule == "15 * * * *"
     # a bare date is midnight in the policy timezone

@@ -1,0 +1,320 @@
+"""dr_failover, dr_failback and dr_failover_drill end to end (``dag.test()``) against moto."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+from conftest import DR, PRIMARY
+from failover_support import Recorder, make_dr_copies, record_value, widen_pitr
+
+LIVE = {"dry_run": False, "confirm": DR, "target_region": DR, "reason": "test: region outage drill"}
+
+
+@pytest.fixture
+def dags(airflow_db):
+    import dr_failback
+    import dr_failover
+
+    return importlib.reload(dr_failover), importlib.reload(dr_failback)
+
+
+@pytest.fixture
+def estate(demo_estate, monkeypatch):
+    widen_pitr(monkeypatch)
+    make_dr_copies(demo_estate)
+    return demo_estate
+
+
+def _variant(tmp_path, monkeypatch, *changes):
+    """dr_failover reloaded with a copy of the demo policy edited by ``(old, new)`` pairs."""
+    from awsdr.policy import DEFAULT_POLICY_PATH
+
+    text = DEFAULT_POLICY_PATH.read_text()
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    monkeypatch.setenv("AWSDR_POLICY", str(policy))
+    import dr_failover
+
+    return importlib.reload(dr_failover)
+
+
+def _catalog(ctx, run_id, name):
+    body = ctx.client("s3", DR).get_object(Bucket="awsdr-catalog", Key=f"failover/{run_id}/{name}")["Body"]
+    return json.loads(body.read())
+
+
+def _states(run):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=run.dag_id, run_id=run.run_id).all()
+        return {ti.task_id: str(ti.state) for ti in tis}
+
+
+def _asg(ctx, name="web"):
+    g = ctx.client("autoscaling", DR).describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    groups = g["AutoScalingGroups"]
+    return (groups[0]["MinSize"], groups[0]["DesiredCapacity"], groups[0]["MaxSize"]) if groups else None
+
+
+def _ecs_desired(ctx, service="api"):
+    svcs = ctx.client("ecs", DR).describe_services(cluster="app", services=[service])["services"]
+    live = [s for s in svcs if s["status"] == "ACTIVE"]
+    return live[0]["desiredCount"] if live else None
+
+
+def _cname(ctx, name="app.example.com."):
+    sets = record_value(ctx, name)
+    return [r["Value"] for s in sets for r in s["ResourceRecords"]]
+
+
+def test_dry_run_plans_and_changes_nothing(dags, estate, moto):
+    ctx = estate
+    with Recorder(moto) as rec:
+        run = dags[0].dr_failover.test(run_conf={"target_region": DR})
+    assert run.state == "success"
+    states = _states(run)
+    assert states["plan"] == "success"
+    for task_id in ("data_layer", "compute", "traffic", "verify", "notify"):
+        assert states[task_id] == "skipped", states
+    plan = _catalog(ctx, run.run_id, "plan.json")
+    assert plan["dry_run"] is True
+    assert plan["strategy"] == "pilot-light"
+    actions = [s["action"] for s in plan["steps"]]
+    assert (
+        actions.index("promote_read_replica") < actions.index("scale_asg") < actions.index("upsert_records")
+    )
+    assert any(
+        "rds.promote_read_replica(DBInstanceIdentifier=orders-db-dr)" in c
+        for s in plan["steps"]
+        for c in s["aws_calls"]
+    )
+    # the plan in the catalog is the only write
+    writes = [c for c in rec.mutating() if not c[1].startswith("/awsdr-catalog/failover/")]
+    assert writes == [], writes
+    assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
+    assert _asg(ctx) == (0, 0, 0)
+
+
+def test_wrong_confirmation_fails_before_any_aws_call(dags, estate, moto):
+    with Recorder(moto) as rec:
+        run = dags[0].dr_failover.test(run_conf={**LIVE, "confirm": "ap-northeast-2"})
+    assert run.state == "failed"
+    states = _states(run)
+    assert states["validate_params"] == "failed"
+    assert states["readiness"] == "upstream_failed"
+    assert rec.calls() == [], rec.calls()[:10]
+
+
+def test_pilot_light_failover_then_failback(dags, estate, moto):
+    ctx = estate
+    with Recorder(moto) as rec:
+        run = dags[0].dr_failover.test(run_conf=LIVE)
+    assert run.state == "success", _states(run)
+    assert rec.count("PromoteReadReplica") == 1
+    assert _cname(ctx) == ["app.ap-northeast-1.example.com"]
+    assert _asg(ctx) == (2, 2, 4)
+    assert _ecs_desired(ctx) == 2
+    tables = ctx.client("dynamodb", DR).list_tables()["TableNames"]
+    assert "orders" in tables
+    audit = _catalog(ctx, run.run_id, "audit.json")
+    assert audit["outcome"] == "succeeded"
+    assert audit["who"] == "dag_test"
+    assert audit["reason"] == LIVE["reason"]
+    assert audit["rto_seconds"] is not None
+    assert audit["rto_seconds"] >= 0
+    assert {s["outcome"] for s in audit["steps"]} <= {"done", "already", "unknown"}
+
+    back = dags[1].dr_failback.test(run_conf={**LIVE, "reason": "primary is back"})
+    assert back.state == "success", _states(back)
+    assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
+    assert _asg(ctx) == (0, 0, 0)
+    assert _ecs_desired(ctx) == 1
+    home = ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="orders-db-failback")
+    assert home["DBInstances"][0]["DBInstanceStatus"] == "available"
+    assert ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"]
+
+
+def _tagged(ctx, region=DR):
+    """Everything in ``region`` carrying awsdr:drill, by kind (the drill's leftovers)."""
+    left = {}
+    rds = ctx.client("rds", region)
+    left["rds"] = [
+        d["DBInstanceIdentifier"]
+        for d in rds.describe_db_instances()["DBInstances"]
+        if any(t["Key"] == "awsdr:drill" for t in d.get("TagList", []))
+    ]
+    left["aurora"] = [
+        c["DBClusterIdentifier"]
+        for c in rds.describe_db_clusters()["DBClusters"]
+        if any(t["Key"] == "awsdr:drill" for t in c.get("TagList", []))
+    ]
+    left["dynamodb"] = [t for t in ctx.client("dynamodb", region).list_tables()["TableNames"] if "drill" in t]
+    left["asg"] = [
+        g["AutoScalingGroupName"]
+        for g in ctx.client("autoscaling", region).describe_auto_scaling_groups()["AutoScalingGroups"]
+        if any(t["Key"] == "awsdr:drill" for t in g.get("Tags", []))
+    ]
+    left["ecs"] = [s for s in ("api-drill",) if _ecs_desired(ctx, s) is not None]
+    reservations = ctx.client("ec2", region).describe_instances(
+        Filters=[
+            {"Name": "tag-key", "Values": ["awsdr:drill"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
+    )["Reservations"]
+    left["ec2"] = [i["InstanceId"] for r in reservations for i in r["Instances"]]
+    left["dns"] = [s["Name"] for s in record_value(ctx, "app.drill.example.com.")]
+    return {k: v for k, v in left.items() if v}
+
+
+def _promoted(ctx):
+    db = ctx.client("rds", DR).describe_db_instances(DBInstanceIdentifier="orders-db-dr")["DBInstances"][0]
+    return any(t["Key"] == "awsdr:promoted-at" for t in db.get("TagList", []))
+
+
+@pytest.mark.parametrize("strategy", ["backup-restore", "warm-standby"])
+def test_strategy_runbooks(dags, estate, strategy):
+    ctx = estate
+    run = dags[0].dr_failover.test(run_conf={**LIVE, "strategy": strategy})
+    assert run.state == "success", _states(run)
+    assert _cname(ctx) == ["app.ap-northeast-1.example.com"]
+    plan = _catalog(ctx, run.run_id, "plan.json")
+    actions = [s["action"] for s in plan["steps"]]
+    if strategy == "backup-restore":
+        # restored from the DR copies under the source names; compute from the copied AMI
+        assert actions.count("restore_from_copy") == 3
+        assert "promote_read_replica" not in actions
+        assert ctx.client("rds", DR).describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"]
+        assert not _promoted(ctx)
+        named = ctx.client("ec2", DR).describe_instances(
+            Filters=[{"Name": "tag:Name", "Values": ["orders-web-0-dr"]}]
+        )["Reservations"]
+        assert len([i for r in named for i in r["Instances"]]) == 1
+        assert _asg(ctx) == (0, 0, 0), "backup & restore keeps no standby to scale"
+    else:
+        assert "promote_read_replica" in actions
+        assert _promoted(ctx)
+        assert _asg(ctx) == (2, 2, 4)
+        assert _ecs_desired(ctx) == 2
+
+
+def test_active_active_sets_the_failed_region_weight_to_zero_and_notifies(
+    airflow_db, estate, moto, tmp_path, monkeypatch
+):
+    ctx = estate
+    topic = ctx.client("sns", DR).create_topic(Name="awsdr-alerts")["TopicArn"]
+    dr_failover = _variant(
+        tmp_path,
+        monkeypatch,
+        ("routing: simple ", "routing: weighted "),
+        ("\nfailover:", f"\nnotifications: {{sns_topic_arn: '{topic}'}}\nfailover:"),
+    )
+    r53 = ctx.client("route53", "us-east-1")
+    zone = r53.list_hosted_zones_by_name(DNSName="example.com.")["HostedZones"][0]["Id"]
+    old = record_value(ctx)[0]
+    changes = [{"Action": "DELETE", "ResourceRecordSet": old}]
+    for region in (PRIMARY, DR):
+        changes.append(
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": "app.example.com.",
+                    "Type": "CNAME",
+                    "TTL": 60,
+                    "SetIdentifier": region,
+                    "Weight": 100,
+                    "ResourceRecords": [{"Value": f"app.{region}.example.com"}],
+                },
+            }
+        )
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+    with Recorder(moto) as rec:
+        run = dr_failover.dr_failover.test(run_conf={**LIVE, "strategy": "active-active"})
+    assert run.state == "success", _states(run)
+    assert rec.count("Publish") == 1
+    weights = {s["SetIdentifier"]: s["Weight"] for s in record_value(ctx)}
+    assert weights == {PRIMARY: 0, DR: 100}
+    plan = _catalog(ctx, run.run_id, "plan.json")
+    traffic = [s for s in plan["steps"] if s["action"] == "upsert_records"]
+    assert "weight 0" in traffic[0]["aws_calls"][0]
+
+
+def test_missing_replica_stops_the_run_before_any_change(airflow_db, estate, moto, tmp_path, monkeypatch):
+    ctx = estate
+    # (moto cannot delete a cross-region replica: the policy names one that does not exist)
+    dr_failover = _variant(tmp_path, monkeypatch, ("orders-db-dr}", "orders-db-gone}"))
+    with Recorder(moto) as rec:
+        run = dr_failover.dr_failover.test(run_conf=LIVE)
+    assert run.state == "failed"
+    states = _states(run)
+    assert states["readiness"] == "failed"
+    assert states["traffic"] == "upstream_failed"
+    assert states["notify"] == "failed"  # fails the run without an AWS call
+    assert rec.mutating() == [], rec.mutating()
+    assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
+
+
+def test_failed_step_stops_before_traffic_and_a_retrigger_resumes(dags, estate, moto, monkeypatch):
+    from awsdr.aws import compute
+
+    ctx = estate
+    real = compute.scale_ecs
+
+    def broken(*args, **kwargs):
+        raise compute.ComputeError("injected: the ECS API is down")
+
+    monkeypatch.setattr(compute, "scale_ecs", broken)
+    with Recorder(moto) as rec:
+        first = dags[0].dr_failover.test(run_conf=LIVE)
+        states = _states(first)
+        assert first.state == "failed"
+        assert (states["data_layer"], states["compute"], states["traffic"]) == (
+            "success",
+            "failed",
+            "upstream_failed",
+        )
+        assert _cname(ctx) == ["app.ap-northeast-2.example.com"], "traffic moved after a failure"
+        audit = _catalog(ctx, first.run_id, "audit.json")
+        assert audit["outcome"] == "failed"
+        assert "compute" in audit["failed_tasks"]
+        assert any(s["id"].startswith("traffic:") for s in [{"id": i} for i in audit["steps_not_run"]])
+
+        monkeypatch.setattr(compute, "scale_ecs", real)
+        second = dags[0].dr_failover.test(run_conf=LIVE)
+    assert second.state == "success", _states(second)
+    assert _cname(ctx) == ["app.ap-northeast-1.example.com"]
+    # nothing done twice
+    assert rec.count("PromoteReadReplica") == 1
+    assert rec.count("RestoreDBClusterFromSnapshot") == 1
+    assert rec.count("UpdateAutoScalingGroup") == 1
+    outcomes = {s["id"]: s["outcome"] for s in _catalog(ctx, second.run_id, "audit.json")["steps"]}
+    assert outcomes["data:promote_read_replica:rds/orders-db"] == "already"
+    assert outcomes["data:restore_from_copy:aurora/ledger"] == "already"
+    assert outcomes["compute:scale_asg:asg/web@ap-northeast-1"] == "already"
+    assert outcomes["compute:scale_ecs:ecs/app/api@ap-northeast-1"] == "done"
+
+
+def test_drill_leaves_nothing_behind(dags, estate):
+    ctx = estate
+    run = dags[0].dr_failover_drill.test()
+    assert run.state == "success", _states(run)
+    audit = _catalog(ctx, run.run_id, "audit.json")
+    assert audit["drill"] is True
+    assert audit["rto_seconds"] is not None
+    teardown = [s for s in audit["steps"] if s["phase"] == "teardown"]
+    assert len(teardown) == 5
+    assert {r["outcome"] for r in teardown} == {"done"}
+    made = {s["detail"].split(" from ")[0] for s in audit["steps"] if s["action"] == "restore_from_copy"}
+    assert made == {"orders-db-drill", "ledger-drill", "orders-drill"}
+    assert _tagged(ctx) == {}
+    # the real standbys, replica and record were never touched
+    assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
+    assert _asg(ctx) == (0, 0, 0)
+    assert _ecs_desired(ctx) == 1
+    assert not _promoted(ctx)
