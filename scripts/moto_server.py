@@ -26,7 +26,9 @@ def patch_pitr_clock() -> None:
         result = original(self, table_name)
         desc = result.get("PointInTimeRecoveryDescription", {}) if isinstance(result, dict) else {}
         if desc.get("PointInTimeRecoveryStatus") == "ENABLED":
-            desc["LatestRestorableDateTime"] = max(desc.get("EarliestRestorableDateTime", 0), time.time() - lag)
+            desc["LatestRestorableDateTime"] = max(
+                desc.get("EarliestRestorableDateTime", 0), time.time() - lag
+            )
         return result
 
     DynamoDBBackend.describe_continuous_backups = describe_continuous_backups  # type: ignore[method-assign]
