@@ -16,6 +16,7 @@ import json
 import os
 import runpy
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +38,8 @@ def write(name: str, data: dict) -> None:
     print(f"{name}: {json.dumps(data, sort_keys=True)}")
 
 
-def bench_policy(plans: int = 50, repeats: int = 5) -> None:
-    from awsdr.policy import parse_policy
-
+def policy_text(plans: int) -> str:
+    """A valid policy with ``plans`` plans (3 types each)."""
     body = [
         "version: 1",
         "primary_region: ap-northeast-2",
@@ -57,7 +57,39 @@ def bench_policy(plans: int = 50, repeats: int = 5) -> None:
             f"    select: {{tags: {{dr-plan: p{i}}}, types: [ebs, rds, s3]}}",
             "    retention: {primary: {hourly: 24}, dr: {daily: 14, weekly: 8}}",
         ]
-    text = "\n".join(body) + "\n"
+    return "\n".join(body) + "\n"
+
+
+def bench_dag_parse(plans: int = 50) -> None:
+    """Parse every DAG file with a 50-plan policy in a fresh interpreter (what a dag-processor does)."""
+    home = Path(tempfile.mkdtemp(prefix="awsdr-bench-parse-"))
+    (home / "policy.yaml").write_text(policy_text(plans))
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AWSDR_POLICY": str(home / "policy.yaml"),
+        "PYTHONPATH": str(ROOT / "plugins"),
+    }
+    code = (
+        "import time; t0 = time.perf_counter()\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "t1 = time.perf_counter(); bag = DagBag(dag_folder={!r})\n"
+        "t2 = time.perf_counter()\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "print(len(bag.dags), round(t2 - t1, 3))\n".format(str(ROOT / "dags"))
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    dags, seconds = out.stdout.split()[-2:]
+    write("dag_parse", {"plans": plans, "dags": int(dags), "seconds": float(seconds)})
+
+
+def bench_policy(plans: int = 50, repeats: int = 5) -> None:
+    from awsdr.policy import parse_policy
+
+    text = policy_text(plans)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -167,6 +199,7 @@ def bench_capture(volumes: int = 1000) -> None:
 def main() -> None:
     runpy.run_path(str(ROOT / "bench" / "bench_retention.py"), run_name="__main__")
     bench_policy()
+    bench_dag_parse()
     bench_capture(int(os.environ.get("AWSDR_BENCH_VOLUMES", "1000")))
     print(f"results in {RESULTS}")
 
