@@ -56,10 +56,25 @@ def main() -> int:
             [str(BIN / "python"), str(ROOT / "scripts/seed_demo.py"), "--endpoint", url], check=True
         )
         subprocess.run([str(BIN / "airflow"), "db", "migrate"], check=True, capture_output=True)
-        return cycle(home)
+        status = cycle(home)
+        report = "\n".join(REPORT) + "\n"
+        target = os.environ.get("AWSDR_DEMO_REPORT")
+        if target:
+            Path(target).write_text(report)
+        else:
+            sys.stdout.write(report)
+        return status
     finally:
         moto.terminate()
         moto.wait(timeout=10)
+
+
+REPORT: list[str] = []
+
+
+def emit(*parts: object) -> None:
+    """A report line (Airflow's own logging owns stdout while DAGs run; the report is kept apart)."""
+    REPORT.append(" ".join(str(p) for p in parts))
 
 
 def cycle(home: Path) -> int:
@@ -116,26 +131,26 @@ def cycle(home: Path) -> int:
 
     ctx = AwsContext.from_connection("aws_default")
     catalog = Catalog(ctx, policy.catalog_bucket, policy.catalog_region)
-    print("\nAWS DR Pipelines demo cycle")
-    print("=" * 60)
+    emit("\nAWS DR Pipelines demo cycle")
+    emit("=" * 60)
     for label, dag_id, state, secs in results:
-        print(f"{label:16} {dag_id:22} {state:10} {secs:6.1f}s")
-    print("-" * 60)
+        emit(f"{label:16} {dag_id:22} {state:10} {secs:6.1f}s")
+    emit("-" * 60)
     from awsdr.kinds import kind_for
 
     for kind_name in policy.plans["gold"].select.types:
         kind = kind_for(kind_name, policy, "gold")
         primary = kind.list_points(ctx, policy.primary_region, "gold")
         dr = kind.list_points(ctx, policy.dr_regions[0], "gold")
-        print(
+        emit(
             f"{kind_name:10} points in {policy.primary_region}: {len(primary):3}   copies in {policy.dr_regions[0]}: {len(dr):3}"
         )
     verify = [catalog.get_json(k) for k in catalog.list_keys("verify/latest/gold/")]
     passed = sum(1 for v in verify if v and v["passed"])
-    print(f"restore verification: {passed}/{len(verify)} passed")
+    emit(f"restore verification: {passed}/{len(verify)} passed")
     for v in verify:
         if v:
-            print(
+            emit(
                 f"  {v['kind']:9} {v['source']:28} {'PASS' if v['passed'] else 'FAIL'} {v['seconds']}s (RTO {v['rto_seconds']}s)"
                 + (f"  {v['reason']}" if v["reason"] else "")
             )
@@ -145,18 +160,18 @@ def cycle(home: Path) -> int:
         for kind_name, runs in rep.get("kinds", {}).items():
             for r in runs:
                 s = r["summary"]
-                print(
+                emit(
                     f"retention {kind_name:9} kept {s['kept']:3} deleted {s['deleted']:3} blocked {s['blocked']}"
                 )
     audits = catalog.list_keys("failover/")
     for key in audits:
         if key.endswith("audit.json"):
             doc = catalog.get_json(key) or {}
-            print(
+            emit(
                 f"failover audit {key}: rto_seconds={doc.get('rto_seconds')} steps={len(doc.get('steps', []))}"
             )
-    print(f"\nlogs: {log_file}")
-    print(json.dumps({"ok": ok}))
+    emit(f"\nlogs: {log_file}")
+    emit(json.dumps({"ok": ok}))
     return 0 if ok else 1
 
 
