@@ -6,6 +6,8 @@ same code runs from an Airflow task (``from_connection``) and from a test agains
 
 from __future__ import annotations
 
+import base64
+import datetime
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +103,20 @@ class AwsContext:
             endpoint_for=lambda service: conn.get_service_endpoint_url(service_name=service),
             config=config,
         )
+
+
+def jsonable(value: Any, when: Callable[[Any], Any]) -> Any:
+    """A JSON-safe copy of an AWS response fragment: datetimes through ``when``, bytes as base64,
+    ``ResponseMetadata`` dropped."""
+    if isinstance(value, dict):
+        return {k: jsonable(v, when) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list):
+        return [jsonable(v, when) for v in value]
+    if isinstance(value, datetime.datetime):
+        return when(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:

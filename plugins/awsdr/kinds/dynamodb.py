@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from awsdr.aws.context import error_code, tag_dict, tag_list
+from awsdr.aws.context import error_code, jsonable, tag_dict, tag_list
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -123,16 +123,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _jsonable(value: Any) -> Any:
-    """A JSON-safe copy of an AWS response fragment (datetimes as ISO strings)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    return value
+    """A JSON-safe copy of an AWS response fragment."""
+    return jsonable(value, _iso)
 
 
 def _canonical_value(value: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,6 @@ lifecycle). Restore creates nothing: the restored resource is the bucket holding
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -55,7 +54,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
-from awsdr.aws.context import chunks, error_code, tag_dict, tag_list
+from awsdr.aws.context import chunks, error_code, jsonable, tag_dict, tag_list
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -158,15 +157,8 @@ def versions_as_of(client: Any, bucket: str, as_of: datetime) -> list[dict[str, 
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return format_window(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    return value
+    """A JSON-safe copy of an AWS response fragment."""
+    return jsonable(value, format_window)
 
 
 def _optional(call: Any, missing: tuple[str, ...], **kwargs: Any) -> dict[str, Any] | None:
