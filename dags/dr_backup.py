@@ -64,8 +64,8 @@ def build(plan_name: str) -> DAG:
                 description="Optional ids or ARNs (one per line). Empty: every resource the plan selects.",
             ),
             "note": Param(
-                "",
-                type="string",
+                None,
+                type=["null", "string"],  # optional: the UI sends an empty field as null
                 maxLength=256,
                 title="Note",
                 description="Why this run (recorded in the window manifest), e.g. 'before schema change'.",
@@ -81,7 +81,7 @@ def build(plan_name: str) -> DAG:
             return {
                 "window": format_window(_run_window(context)),
                 "only": only,
-                "note": params.get("note", ""),
+                "note": params.get("note") or "",
             }
 
         resolved = resolve_window()

@@ -71,3 +71,16 @@ def test_only_the_plugin_entry_is_loaded_as_a_plugin():
     assert "awsdr.timetables.BoundedCatchupTimetable" in timetables
     assert sys.modules["copy"] is copy
     assert "awsdr" not in (getattr(sys.modules["copy"], "__file__", "") or "")
+
+
+def test_every_trigger_form_opens_valid(dagbag):
+    """The UI sends an empty text field as null: a field that may be empty must allow null, or the
+    Trigger button stays disabled until someone types into it (seen on dr_failover's confirm)."""
+    for dag_id, dag in dagbag.dags.items():
+        dag.params.validate()  # the defaults themselves are valid
+        for name, param in dag.params.items():
+            schema = dag.params.get_param(name).schema
+            types = schema.get("type")
+            types = types if isinstance(types, list) else [types]
+            if param in ("", None):
+                assert "null" in types, f"{dag_id}.params.{name}: empty by default, so it must allow null"

@@ -67,16 +67,16 @@ def failover_params(policy: Policy, *, direction: str = FAILOVER, drill: bool = 
             section=SAFETY,
         ),
         "confirm": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],  # empty is valid: the form must allow a dry run as it opens
             maxLength=64,
             title="Type the target region to confirm",
             description="Required when Dry run is off (not for drills): the target region, typed again.",
             section=SAFETY,
         ),
         "reason": Param(
-            "scheduled drill" if drill else "",
-            type="string",
+            "scheduled drill" if drill else None,
+            type=["null", "string"],
             maxLength=REASON_MAX,
             title="Reason",
             description="Why (recorded in the audit record and the notification). Required when Dry run "
