@@ -15,9 +15,11 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+fresh_emulator=0
 if curl -fsS "$AWSDR_ENDPOINT/moto-api/" >/dev/null 2>&1; then
   echo "Emulator already answering on $AWSDR_ENDPOINT (reusing it)."
 else
+  fresh_emulator=1
   MOTO_RECORDER_FILEPATH="$root/.run/moto.recording" setsid .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" > .run/moto.log 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do curl -fsS "$AWSDR_ENDPOINT/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -26,6 +28,12 @@ fi
 
 source scripts/airflow_env.sh
 export PATH="$root/.venv/bin:$PATH"
+if [ "$fresh_emulator" = 1 ] && [ -f "$AIRFLOW_HOME/airflow.db" ]; then
+  # The emulator keeps nothing across restarts: the demo's run history must not outlive it, or the
+  # scheduler would skip the windows it remembers and the new estate would get no recovery points.
+  echo "Fresh emulator: starting the demo's Airflow history afresh ($AIRFLOW_HOME/airflow.db)."
+  rm -f "$AIRFLOW_HOME/airflow.db"
+fi
 airflow db migrate > .run/db-migrate.log 2>&1
 setsid airflow standalone > .run/airflow.log 2>&1 &
 pids+=($!)
