@@ -67,6 +67,7 @@ def prod_stack():
     moto_url = f"http://127.0.0.1:{moto_port}"
     env = _env(home, moto_url, api_port)
     queue = f"awsdr-{suffix}"
+    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", None)  # SQLite's busy timeout, not for Postgres
     env.update(
         {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",

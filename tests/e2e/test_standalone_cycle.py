@@ -201,7 +201,7 @@ def test_full_cycle_under_real_scheduler(stack):
     assert manifest["run_type"].lower().endswith("manual")
 
     # 3. backfill three missed windows of the daily plan with the CLI
-    subprocess.run(
+    backfill = subprocess.run(
         [
             str(VENV_BIN / "airflow"),
             "backfill",
@@ -214,9 +214,10 @@ def test_full_cycle_under_real_scheduler(stack):
             "2026-11-12",
         ],
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-3000:]
     _wait(
         lambda: (
             len(
