@@ -1,13 +1,22 @@
 """The DR posture: how far behind each protected resource is, in every DR region, against its plan.
 
-Pure computation (no AWS and no Airflow imports): the ``dr_posture`` task lists the points, reads
-the verification results and orphan states, and hands them to :func:`compute_posture`; the
-document it returns is written to the catalog as ``posture/latest.json`` and
-``posture/<window stamp>.json``. :func:`alert_transitions` turns two consecutive documents' worth of
-breaches into events, once on entry into a breach and once on recovery.
+Pure computation (no AWS and no Airflow imports): the ``dr_posture`` task discovers what each plan
+selects (the backup's own discovery), lists the points, reads the verification results and orphan
+states, and hands them to :func:`compute_posture`; the document it returns is written to the
+catalog as ``posture/latest.json`` and ``posture/<window stamp>.json``. :func:`alert_transitions`
+turns two consecutive documents' worth of breaches into events, once on entry into a breach and
+once on recovery.
 
 Definitions (``now`` is the posture run's window, never the clock):
 
+- A *selected* resource is one the plan's selector finds in the primary region now (the
+  discovery ``dr_backup_<plan>`` uses). Every selected resource is reported, with or without
+  points: a resource whose captures all fail is a breach, not an absence.
+- An *orphan* has points but is not selected any more (deleted, or its tags changed). It is
+  listed with ``orphan: {since}`` (retention's first-seen-missing time, null until retention has
+  seen it) and is not judged against the plan's objectives: ``breach_rpo`` and ``breach_rto``
+  are false, its age stays out of the summary's ``worst_rpo_age_seconds`` and its alert states
+  are dropped without an event. The ``Orphans`` count shows it.
 - A *primary point* is a point listed in the primary region. Only ``available`` ones count for
   ``newest_primary_window`` and ``missing_copies``.
 - A *DR copy* is an ``available`` point in a DR region carrying ``awsdr:copy-of``. RPO is measured
@@ -16,16 +25,47 @@ Definitions (``now`` is the posture run's window, never the clock):
   all it is the age of the oldest available primary point (how long the region has at least been
   without one; null when there is no primary point either) and ``no_copy`` is true.
 - ``breach_rpo``: some DR region has no copy, or its newest copy is older than the plan's RPO.
+  ``breach_rpo_reason`` says which, worst first: ``never-captured`` (no available point in any
+  region), ``no-dr-copy`` (some DR region has no copy), ``rpo-exceeded`` (a copy is too old).
 - ``missing_copies``: available primary points whose window is newer than the newest copy's
   window in the DR region that lags most (all of them when a region has no copy).
 - ``late_captures``: primary points tagged ``awsdr:late=true`` with a window in the last 7 days.
 - ``breach_rto``: no verification result, or the latest one failed, or it took longer than the
-  plan's RTO (re-evaluated against the current policy, whatever the result file says).
+  plan's RTO (re-evaluated against the current policy, whatever the result file says);
+  ``breach_rto_reason``: ``never-verified``, ``verify-failed`` or ``over-rto``.
 
-A resource appears once any region lists a point of it. A (plan, kind) whose listing failed in
-any region is *not assessed*: none of its resources are reported (a half listing would show false
-breaches), the plan's ``kinds`` entry says why, and :func:`alert_transitions` keeps its previous
-alert states untouched.
+Not assessed: a kind whose listing failed in any region, or a (plan, kind) whose discovery failed,
+reports none of its resources (a half listing or a missing selection would show false breaches
+and false orphans), the plan's ``kinds`` entry says why, and :func:`alert_transitions` keeps its
+previous alert states untouched. A (plan, kind) without a discovery result (``selected`` not
+given for it) falls back to what the points show: a resource appears once any region lists a
+point of it, ``selected`` is null and orphans come from retention's state alone.
+
+The document (``"schema": 1``; fields are only ever added, never renamed or retyped)::
+
+    {schema: 1, window, primary_region, dr_regions: [..], run_id, written_at,
+     plans: {<plan>: {rpo_seconds, rto_seconds,
+                      kinds: {<kind>: {assessed: bool, reason: str|null, selected: int|null}},
+                      summary: {resources, breaches_rpo, breaches_rto, worst_rpo_age_seconds,
+                                missing_copies, late_captures, orphans,
+                                selected, never_captured}}},
+     totals: {same fields as a plan summary, over every plan},
+     resources: [{plan, kind, source, selected: bool|null,
+                  newest_primary_window, primary_points,
+                  dr: {<region>: {newest_copy_window, copies, rpo_age_seconds, within_rpo,
+                                  no_copy, missing_copies}},
+                  worst_rpo_age_seconds, breach_rpo,
+                  breach_rpo_reason: never-captured|no-dr-copy|rpo-exceeded|null,
+                  last_verified: {at, age_seconds, seconds, passed, within_rto, reason,
+                                  copy_id, region, window} | null,
+                  breach_rto, breach_rto_reason: never-verified|verify-failed|over-rto|null,
+                  missing_copies, late_captures,
+                  orphan: {since: str|null} | null}],
+     events: [{key, event: breach|recovered, type: rpo|rto, plan, kind, source}]}
+
+``kinds.<kind>.selected`` is how many resources the plan's selector found (null when not
+discovered); ``summary.selected`` counts the reported resources that are selected and
+``summary.never_captured`` those in breach for ``never-captured``.
 """
 
 from __future__ import annotations
@@ -44,9 +84,15 @@ __all__ = [
     "BREACH",
     "BREACH_TYPES",
     "LATE_LOOKBACK",
+    "NEVER_CAPTURED",
+    "NEVER_VERIFIED",
+    "NO_DR_COPY",
     "OK",
+    "OVER_RTO",
     "RECOVERED",
+    "RPO_EXCEEDED",
     "SCHEMA_VERSION",
+    "VERIFY_FAILED",
     "PlanTarget",
     "alert_key",
     "alert_transitions",
@@ -64,6 +110,14 @@ BREACH = "breach"
 RECOVERED = "recovered"
 #: Breach types, in the order events are emitted for one resource.
 BREACH_TYPES = ("rpo", "rto")
+#: ``breach_rpo_reason`` values, worst first.
+NEVER_CAPTURED = "never-captured"
+NO_DR_COPY = "no-dr-copy"
+RPO_EXCEEDED = "rpo-exceeded"
+#: ``breach_rto_reason`` values.
+NEVER_VERIFIED = "never-verified"
+VERIFY_FAILED = "verify-failed"
+OVER_RTO = "over-rto"
 
 
 @dataclass(frozen=True)
@@ -151,7 +205,8 @@ def _resource(
     primary_region: str,
     dr_regions: Sequence[str],
     verify: Mapping[str, Any] | None,
-    orphan_since: str | None,
+    selected: bool | None,
+    orphan: dict[str, Any] | None,
     now: datetime,
 ) -> dict[str, Any]:
     primary = [p for p in points if p.region == primary_region]
@@ -188,27 +243,62 @@ def _resource(
     ages = [d["rpo_age_seconds"] for d in dr.values() if d["rpo_age_seconds"] is not None]
     last_verified = _last_verified(verify, plan.rto, now)
     late_since = now - LATE_LOOKBACK
+    # An orphan is no longer under the plan's objectives: reported, never judged.
+    rpo_reason = (
+        None
+        if orphan
+        else _rpo_reason(dr, any_point=bool(primary_ok) or any(d["copies"] for d in dr.values()))
+    )
+    rto_reason = None if orphan else _rto_reason(last_verified)
     return {
         "plan": plan.name,
         "kind": kind,
         "source": source,
+        "selected": selected,
         "newest_primary_window": _iso(newest_primary),
         "primary_points": len(primary_ok),
         "dr": dr,
         "worst_rpo_age_seconds": max(ages) if ages else None,
-        "breach_rpo": any(not d["within_rpo"] for d in dr.values()),
+        "breach_rpo": rpo_reason is not None,
+        "breach_rpo_reason": rpo_reason,
         "last_verified": last_verified,
-        "breach_rto": last_verified is None or not (last_verified["passed"] and last_verified["within_rto"]),
+        "breach_rto": rto_reason is not None,
+        "breach_rto_reason": rto_reason,
         "missing_copies": max((d["missing_copies"] for d in dr.values()), default=0),
         "late_captures": sum(
             1 for p in primary if p.tags.get(TAG_LATE) == "true" and to_utc(p.window) >= late_since
         ),
-        "orphan": {"since": orphan_since} if orphan_since else None,
+        "orphan": orphan,
     }
 
 
+def _rpo_reason(dr: Mapping[str, Mapping[str, Any]], *, any_point: bool) -> str | None:
+    """Why the resource is outside its RPO, worst first; None when every DR region is within."""
+    if not any_point:
+        return NEVER_CAPTURED
+    if any(d["no_copy"] for d in dr.values()):
+        return NO_DR_COPY
+    if any(not d["within_rpo"] for d in dr.values()):
+        return RPO_EXCEEDED
+    return None
+
+
+def _rto_reason(last_verified: Mapping[str, Any] | None) -> str | None:
+    if last_verified is None:
+        return NEVER_VERIFIED
+    if not last_verified["passed"]:
+        return VERIFY_FAILED
+    if not last_verified["within_rto"]:
+        return OVER_RTO
+    return None
+
+
 def _summary(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    ages = [r["worst_rpo_age_seconds"] for r in resources if r["worst_rpo_age_seconds"] is not None]
+    ages = [
+        r["worst_rpo_age_seconds"]
+        for r in resources
+        if r["worst_rpo_age_seconds"] is not None and not r["orphan"]
+    ]
     return {
         "resources": len(resources),
         "breaches_rpo": sum(1 for r in resources if r["breach_rpo"]),
@@ -217,6 +307,24 @@ def _summary(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "missing_copies": sum(r["missing_copies"] for r in resources),
         "late_captures": sum(r["late_captures"] for r in resources),
         "orphans": sum(1 for r in resources if r["orphan"]),
+        "selected": sum(1 for r in resources if r["selected"]),
+        "never_captured": sum(1 for r in resources if r["breach_rpo_reason"] == NEVER_CAPTURED),
+    }
+
+
+def _kind_doc(
+    plan: str,
+    kind: str,
+    unlisted: Mapping[str, str],
+    undiscovered: Mapping[tuple[str, str], str],
+    chosen: Mapping[tuple[str, str], set[str]],
+) -> dict[str, Any]:
+    reason = unlisted.get(kind) or undiscovered.get((plan, kind))
+    ids = chosen.get((plan, kind))
+    return {
+        "assessed": reason is None,
+        "reason": reason,
+        "selected": len(ids) if ids is not None and reason is None else None,
     }
 
 
@@ -230,6 +338,8 @@ def compute_posture(
     verify_results: Iterable[Mapping[str, Any]] = (),
     orphans: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
     unlisted: Mapping[str, str] | None = None,
+    selected: Mapping[tuple[str, str], Iterable[str]] | None = None,
+    undiscovered: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
     """The posture document (JSON-safe, ``"schema": 1``).
 
@@ -241,17 +351,34 @@ def compute_posture(
     :param orphans: ``{(plan, kind): {source: first-seen-missing ISO}}`` (retention's state).
     :param unlisted: ``{kind: reason}`` for kinds whose listing failed in some region; their
         resources are not assessed.
+    :param selected: ``{(plan, kind): resource ids}`` the plan's selector discovered (the ids
+        points carry in ``awsdr:source``). Each is reported, with or without points; a source with
+        points but not among them is an orphan. A (plan, kind) left out falls back to the points.
+    :param undiscovered: ``{(plan, kind): reason}`` whose discovery failed: not assessed.
     """
     now = to_utc(now)
     orphans = orphans or {}
     unlisted = unlisted or {}
+    undiscovered = undiscovered or {}
+    chosen = {key: set(ids) for key, ids in (selected or {}).items()}
+
+    def assessed(plan: str, kind: str) -> bool:
+        target = plans.get(plan)
+        return (
+            target is not None
+            and kind in target.kinds
+            and kind not in unlisted
+            and (plan, kind) not in undiscovered
+        )
 
     grouped: dict[tuple[str, str, str], list[RecoveryPoint]] = {}
     for p in points:
-        target = plans.get(p.plan)
-        if target is None or p.kind not in target.kinds or p.kind in unlisted:
-            continue
-        grouped.setdefault((p.plan, p.kind, p.source_id), []).append(p)
+        if assessed(p.plan, p.kind):
+            grouped.setdefault((p.plan, p.kind, p.source_id), []).append(p)
+    for (plan_name, kind), ids in chosen.items():
+        if assessed(plan_name, kind):
+            for source in ids:
+                grouped.setdefault((plan_name, kind, source), [])
 
     verify: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     for result in verify_results:
@@ -265,6 +392,15 @@ def compute_posture(
 
     resources: list[dict[str, Any]] = []
     for (plan_name, kind, source), pts in sorted(grouped.items()):
+        since = (orphans.get((plan_name, kind)) or {}).get(source)
+        found = chosen.get((plan_name, kind))
+        is_selected = None if found is None else source in found
+        orphan: dict[str, Any] | None
+        if is_selected is None:
+            orphan = {"since": since} if since else None
+        else:
+            # discovery is fresher than retention's daily state: a source that came back is not one
+            orphan = None if is_selected else {"since": since}
         resources.append(
             _resource(
                 plan=plans[plan_name],
@@ -274,7 +410,8 @@ def compute_posture(
                 primary_region=primary_region,
                 dr_regions=dr_regions,
                 verify=verify.get((plan_name, kind, source)),
-                orphan_since=(orphans.get((plan_name, kind)) or {}).get(source),
+                selected=is_selected,
+                orphan=orphan,
                 now=now,
             )
         )
@@ -285,10 +422,7 @@ def compute_posture(
         plan_docs[name] = {
             "rpo_seconds": int(target.rpo.total_seconds()),
             "rto_seconds": int(target.rto.total_seconds()),
-            "kinds": {
-                kind: {"assessed": kind not in unlisted, "reason": unlisted.get(kind)}
-                for kind in target.kinds
-            },
+            "kinds": {kind: _kind_doc(name, kind, unlisted, undiscovered, chosen) for kind in target.kinds},
             "summary": _summary(mine),
         }
     return {
@@ -310,8 +444,8 @@ def alert_transitions(
     A key (:func:`alert_key`) going ``ok`` -> ``breach`` (or appearing in breach) yields one
     ``breach`` event; ``breach`` -> ``ok`` yields one ``recovered`` event; staying put yields none.
     Keys of a (plan, kind) the document did not assess keep their previous state; keys of a resource
-    that no longer appears (its points are all gone, or its plan or kind was dropped) are forgotten
-    without an event.
+    that no longer appears (its points are all gone, or its plan or kind was dropped) or that is an
+    orphan (no longer selected: not judged) are forgotten without an event.
     """
     not_assessed = {
         (plan, kind)
@@ -327,6 +461,8 @@ def alert_transitions(
 
     events: list[dict[str, Any]] = []
     for res in current.get("resources") or []:
+        if res.get("orphan"):
+            continue
         for breach_type in BREACH_TYPES:
             key = alert_key(res["plan"], res["kind"], res["source"], breach_type)
             now_value = BREACH if res[f"breach_{breach_type}"] else OK
@@ -347,6 +483,18 @@ def alert_transitions(
                 }
             )
     return state, events
+
+
+#: The alert text of each breach reason.
+_REASON_TEXT = {
+    NEVER_CAPTURED: "the plan selects it but no available recovery point of it exists in any region "
+    "(no backup has completed: check dr_backup_<plan> for capture failures)",
+    NO_DR_COPY: "a DR region has no copy of it",
+    RPO_EXCEEDED: "the newest DR copy is older than the RPO",
+    NEVER_VERIFIED: "no restore verification result",
+    VERIFY_FAILED: "the latest restore verification failed",
+    OVER_RTO: "the latest restore took longer than the RTO",
+}
 
 
 def _duration(seconds: float | None) -> str:
@@ -375,6 +523,9 @@ def format_event(event: Mapping[str, Any], plan_doc: Mapping[str, Any] | None = 
         lines.append(
             f"Objectives: RPO {_duration(plan_doc.get('rpo_seconds'))}, RTO {_duration(plan_doc.get('rto_seconds'))}"
         )
+    reason = res.get(f"breach_{event['type']}_reason")
+    if event["event"] == BREACH and reason:
+        lines.append(f"Reason: {reason}: {_REASON_TEXT.get(reason, reason)}.")
     if event["type"] == "rpo":
         lines.append(f"Newest primary point: {res.get('newest_primary_window') or 'none'}")
         for region, d in sorted(res.get("dr", {}).items()):

@@ -161,19 +161,20 @@ def test_orphans_are_listed_with_their_first_seen_missing_time():
 
 
 @pytest.mark.parametrize(
-    ("results", "breach", "within"),
+    ("results", "breach", "within", "reason"),
     [
-        ([verified("vol-1", seconds=600)], False, True),
-        ([verified("vol-1", seconds=2400)], True, False),  # passed, but slower than the 30 min RTO
-        ([verified("vol-1", passed=False)], True, True),  # failed validation
-        ([], True, None),  # never verified
-        ([verified("vol-1", kind="rds")], True, None),  # another kind's result does not count
+        ([verified("vol-1", seconds=600)], False, True, None),
+        ([verified("vol-1", seconds=2400)], True, False, "over-rto"),  # passed, but slower than 30 min
+        ([verified("vol-1", passed=False)], True, True, "verify-failed"),  # failed validation
+        ([], True, None, "never-verified"),
+        ([verified("vol-1", kind="rds")], True, None, "never-verified"),  # another kind's result
     ],
 )
-def test_verify_results_map_to_rto_breach(results, breach, within):
+def test_verify_results_map_to_rto_breach(results, breach, within, reason):
     points = [point("vol-1", NOW - H), point("vol-1", NOW - H, region=DR, copy=True)]
     res = by_source(posture(points, verify_results=results))["vol-1"]
     assert res["breach_rto"] is breach
+    assert res["breach_rto_reason"] == reason
     if within is None:
         assert res["last_verified"] is None
     else:
@@ -275,6 +276,7 @@ def test_a_kind_not_assessed_keeps_its_alert_states_and_vanished_resources_are_f
     assert doc["plans"]["gold"]["kinds"]["rds"] == {
         "assessed": False,
         "reason": "ap-northeast-1: AccessDenied: no",
+        "selected": None,
     }
     assert [r["source"] for r in doc["resources"]] == ["vol-1"]
     state, events = alert_transitions(previous, doc)
@@ -298,3 +300,165 @@ def test_targets_from_policy_reads_rpo_rto_and_kinds():
     assert targets["gold"].rpo == H
     assert targets["gold"].rto == timedelta(minutes=30)
     assert "ebs" in targets["silver"].kinds
+
+
+# --- what the plans select (discovery) ------------------------------------------------------------
+
+
+def test_a_selected_resource_without_any_point_is_an_rpo_breach_and_alerts_once():
+    """Every capture of a newly tagged resource failed: no point anywhere, still a breach."""
+    selected = {("gold", "ebs"): ["vol-1", "vol-new"], ("gold", "rds"): []}
+    fresh = NOW - timedelta(minutes=10)
+    points = [point("vol-1", fresh), point("vol-1", fresh, region=DR, copy=True)]
+    doc = posture(points, verify_results=[verified("vol-1")], selected=selected)
+    res = by_source(doc)
+    new = res["vol-new"]
+    assert new["selected"] is True
+    assert new["breach_rpo"] is True
+    assert new["breach_rpo_reason"] == "never-captured"
+    assert new["primary_points"] == 0
+    assert new["newest_primary_window"] is None
+    assert new["dr"][DR] == {
+        "newest_copy_window": None,
+        "copies": 0,
+        "rpo_age_seconds": None,
+        "within_rpo": False,
+        "no_copy": True,
+        "missing_copies": 0,
+    }
+    assert new["breach_rto_reason"] == "never-verified"
+    assert new["orphan"] is None
+    assert res["vol-1"]["breach_rpo"] is False
+    assert res["vol-1"]["breach_rpo_reason"] is None
+    summary = doc["plans"]["gold"]["summary"]
+    assert (summary["resources"], summary["selected"], summary["never_captured"]) == (2, 2, 1)
+    assert summary["breaches_rpo"] == 1
+    assert doc["plans"]["gold"]["kinds"]["ebs"] == {"assessed": True, "reason": None, "selected": 2}
+    assert doc["plans"]["gold"]["kinds"]["rds"] == {"assessed": True, "reason": None, "selected": 0}
+    json.dumps(doc)
+
+    state, events = alert_transitions({}, doc)
+    assert [(e["key"], e["event"]) for e in events] == [
+        ("gold/ebs/vol-new/rpo", "breach"),
+        ("gold/ebs/vol-new/rto", "breach"),
+    ]
+    subject, message = format_event(events[0], doc["plans"]["gold"])
+    assert subject == "[AWSDR] RPO breach: gold/ebs/vol-new"
+    assert "Reason: never-captured: the plan selects it but no available recovery point" in message
+    assert f"{DR}: NO COPY" in message
+    # still never captured a run later: nothing new; once a copy lands: one recovery
+    later = NOW + timedelta(minutes=15)
+    state, events = alert_transitions(state, posture(points, now=later, selected=selected))
+    assert [e["key"] for e in events if e["type"] == "rpo"] == []
+    caught_up = [
+        *points,
+        point("vol-new", later - timedelta(minutes=5)),
+        point("vol-new", later - timedelta(minutes=5), region=DR, copy=True),
+    ]
+    _, events = alert_transitions(state, posture(caught_up, now=later, selected=selected))
+    assert [(e["key"], e["event"]) for e in events if e["type"] == "rpo"] == [
+        ("gold/ebs/vol-new/rpo", "recovered")
+    ]
+
+
+def test_a_selected_resource_captured_in_the_primary_only_is_a_breach_without_dr_copy():
+    doc = posture(
+        [point("vol-1", NOW - timedelta(minutes=5)), point("vol-1", NOW - 2 * H)],
+        selected={("gold", "ebs"): ["vol-1"]},
+    )
+    res = by_source(doc)["vol-1"]
+    assert res["breach_rpo"] is True
+    assert res["breach_rpo_reason"] == "no-dr-copy"
+    assert res["dr"][DR]["no_copy"] is True
+    assert res["dr"][DR]["rpo_age_seconds"] == 2 * 3600  # at least since the oldest primary point
+    assert res["missing_copies"] == 2
+    assert doc["plans"]["gold"]["summary"]["never_captured"] == 0
+    # one DR region copied, another not: still no-dr-copy (the worse reason wins over rpo-exceeded)
+    two = posture(
+        [point("vol-1", NOW - 3 * H), point("vol-1", NOW - 3 * H, region=DR, copy=True)],
+        dr_regions=(DR, DR2),
+        selected={("gold", "ebs"): ["vol-1"]},
+    )
+    assert by_source(two)["vol-1"]["breach_rpo_reason"] == "no-dr-copy"
+    stale = posture([point("vol-1", NOW - 3 * H), point("vol-1", NOW - 3 * H, region=DR, copy=True)])
+    assert by_source(stale)["vol-1"]["breach_rpo_reason"] == "rpo-exceeded"
+
+
+def test_a_failed_discovery_is_not_assessed_and_keeps_alert_states():
+    """AccessDenied on gold's EBS discovery: no false breach, no false recovery, nothing else hidden."""
+    plans = {
+        "gold": GOLD,
+        "silver": PlanTarget(name="silver", rpo=24 * H, rto=4 * H, kinds=("ebs",)),
+    }
+    previous = {"gold/ebs/vol-1/rpo": "breach", "gold/ebs/vol-1/rto": "ok", "gold/rds/db-1/rpo": "breach"}
+    doc = compute_posture(
+        now=NOW,
+        primary_region=PRIMARY,
+        dr_regions=(DR,),
+        plans=plans,
+        points=[
+            point("vol-1", NOW - H),  # would look fine or orphaned: it must not be judged at all
+            point("vol-1", NOW - H, region=DR, copy=True),
+            point("vol-9", NOW - H, plan="silver"),
+        ],
+        verify_results=[verified("vol-1")],
+        selected={("gold", "rds"): ["db-1"], ("silver", "ebs"): ["vol-9", "vol-8"]},
+        undiscovered={("gold", "ebs"): "discovery in ap-northeast-2: AccessDenied: not allowed"},
+    )
+    assert doc["plans"]["gold"]["kinds"]["ebs"] == {
+        "assessed": False,
+        "reason": "discovery in ap-northeast-2: AccessDenied: not allowed",
+        "selected": None,
+    }
+    assert [(r["plan"], r["kind"], r["source"]) for r in doc["resources"]] == [
+        ("gold", "rds", "db-1"),
+        ("silver", "ebs", "vol-8"),
+        ("silver", "ebs", "vol-9"),
+    ]
+    state, events = alert_transitions(previous, doc)
+    assert state["gold/ebs/vol-1/rpo"] == "breach"  # kept, no "recovered"
+    assert state["gold/ebs/vol-1/rto"] == "ok"
+    assert not [e for e in events if e["kind"] == "ebs" and e["plan"] == "gold"]
+    assert ("gold/rds/db-1/rpo", "breach") not in [(e["key"], e["event"]) for e in events]  # stays put
+    assert ("silver/ebs/vol-8/rpo", "breach") in [(e["key"], e["event"]) for e in events]
+
+
+def test_points_of_a_source_no_longer_selected_are_an_orphan_and_not_judged():
+    points = [
+        point("vol-gone", NOW - 50 * H),  # deleted or untagged: copies 50h old
+        point("vol-gone", NOW - 50 * H, region=DR, copy=True),
+        point("vol-back", NOW - H),  # retention thought it gone, it is selected again
+        point("vol-back", NOW - H, region=DR, copy=True),
+        point("vol-new-gone", NOW - 2 * H),  # gone since the last retention run
+    ]
+    doc = posture(
+        points,
+        verify_results=[verified("vol-back")],
+        selected={("gold", "ebs"): ["vol-back"]},
+        orphans={("gold", "ebs"): {"vol-gone": "2026-11-22T10:00:00Z", "vol-back": "2026-11-23T00:00:00Z"}},
+    )
+    res = by_source(doc)
+    assert res["vol-gone"]["orphan"] == {"since": "2026-11-22T10:00:00Z"}
+    assert res["vol-gone"]["selected"] is False
+    assert res["vol-gone"]["breach_rpo"] is False
+    assert res["vol-gone"]["breach_rpo_reason"] is None
+    assert res["vol-gone"]["breach_rto"] is False
+    assert res["vol-gone"]["dr"][DR]["rpo_age_seconds"] == 50 * 3600  # the facts stay visible
+    assert res["vol-new-gone"]["orphan"] == {"since": None}
+    assert res["vol-back"]["orphan"] is None
+    assert res["vol-back"]["selected"] is True
+    summary = doc["plans"]["gold"]["summary"]
+    assert (summary["orphans"], summary["selected"], summary["breaches_rpo"]) == (2, 1, 0)
+    assert summary["worst_rpo_age_seconds"] == 3600  # orphans' ages do not count
+    # an orphan's earlier breach is dropped quietly, not announced as a recovery
+    state, events = alert_transitions({"gold/ebs/vol-gone/rpo": "breach"}, doc)
+    assert events == []
+    assert set(state) == {"gold/ebs/vol-back/rpo", "gold/ebs/vol-back/rto"}
+
+
+def test_without_discovery_results_resources_come_from_points_alone():
+    doc = posture([point("vol-1", NOW - H)], orphans={("gold", "ebs"): {"vol-1": "2026-11-23T00:00:00Z"}})
+    res = by_source(doc)["vol-1"]
+    assert res["selected"] is None
+    assert res["orphan"] == {"since": "2026-11-23T00:00:00Z"}
+    assert doc["plans"]["gold"]["kinds"]["ebs"]["selected"] is None
