@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, MISSING, CaptureError, RecoveryPoint, RetryLater
-from awsdr.windows import TAG_COPY_OF, TAG_LEGAL_HOLD, TAG_VERIFIED_AT, format_window
+from awsdr.planning.retention import dr_wanted
+from awsdr.windows import TAG_COPY_OF, TAG_LEGAL_HOLD, TAG_MANAGED, TAG_VERIFIED_AT, format_window
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from awsdr.aws.context import AwsContext
     from awsdr.kinds.base import Kind
+    from awsdr.planning.retention import RetentionRule
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +54,30 @@ class CopyJob:
 
 @dataclass
 class CopyPlan:
+    """What a copy pass found: jobs to start, copies in flight, copies done, and the points the
+    DR region does not want (a newer point represents their retention period there)."""
+
     jobs: list[CopyJob] = field(default_factory=list)
     in_flight: list[RecoveryPoint] = field(default_factory=list)
     done: list[RecoveryPoint] = field(default_factory=list)
+    not_wanted: list[CopyJob] = field(default_factory=list)
 
 
 def plan_copies(
-    sources: list[RecoveryPoint], copies: dict[str, list[RecoveryPoint]], regions: list[str]
+    sources: list[RecoveryPoint],
+    copies: dict[str, list[RecoveryPoint]],
+    regions: list[str],
+    *,
+    rule: RetentionRule | None,
+    tz: str = "UTC",
 ) -> CopyPlan:
-    """Decide, per source point and DR region, whether a copy is done, in flight or still needed.
+    """Decide, per source point and DR region, whether a copy is done, in flight, needed or not wanted.
 
+    A point is copied to a region only if the region's retention will keep it
+    (:func:`awsdr.planning.retention.dr_wanted` over the source's available points and the region's
+    live copies): always the newest point (DR-side RPO), older ones only where the DR rule keeps
+    them (a backlog of missed days, for instance), and never one that DR retention removed, since
+    a newer copy represents its period. ``rule=None`` copies every point (no DR retention known).
     Only available sources are copied; a copy that failed or vanished is needed again. Jobs come
     oldest window first, so a backlog drains in capture order and the oldest exposure closes first.
     """
@@ -75,15 +93,29 @@ def plan_copies(
             if prior is None or _rank(c) > _rank(prior):
                 index[src] = c
         by_region[region] = index
-    for point in sorted(sources, key=lambda p: (p.window, p.source_id)):
-        if point.status != AVAILABLE or is_copy(point):
-            continue
+    candidates = [p for p in sources if p.status == AVAILABLE and not is_copy(p)]
+    wanted: dict[tuple[str, str, str], set[str]] = {}
+    if rule is not None:
+        by_source: dict[tuple[str, str], list[RecoveryPoint]] = defaultdict(list)
+        for p in candidates:
+            by_source[(p.plan, p.source_id)].append(p)
+        for region in regions:
+            live: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
+            for origin, c in by_region[region].items():
+                if c.status in (AVAILABLE, CREATING) and c.tags.get(TAG_MANAGED) == "true":
+                    live[(c.plan, c.source_id)].append((origin, c.window))
+            for (plan_name, source), points in by_source.items():
+                entries = [(p.point_id, p.window) for p in points] + live.get((plan_name, source), [])
+                wanted[(region, plan_name, source)] = dr_wanted(entries, rule=rule, tz=tz)
+    for point in sorted(candidates, key=lambda p: (p.window, p.source_id)):
         for region in regions:
             existing = by_region[region].get(point.point_id)
             if existing is not None and existing.status == AVAILABLE:
                 plan.done.append(existing)
             elif existing is not None and existing.status == CREATING:
                 plan.in_flight.append(existing)
+            elif rule is not None and point.point_id not in wanted[(region, point.plan, point.source_id)]:
+                plan.not_wanted.append(CopyJob(point=point, dest_region=region, replaces=existing))
             else:
                 plan.jobs.append(CopyJob(point=point, dest_region=region, replaces=existing))
     return plan
@@ -101,11 +133,52 @@ def in_flight_by_region(copies: dict[str, list[RecoveryPoint]]) -> dict[str, int
     }
 
 
+#: AWS answers that mean "not now": a quota or a concurrency limit. The copy goes back to the
+#: queue (with backoff), it is not a failure. EBS: ResourceLimitExceeded (concurrent snapshot
+#: copies, snapshots per region), SnapshotCopyLimitExceeded; AMI: ResourceLimitExceeded,
+#: AMIQuotaExceeded; RDS/Aurora: SnapshotQuotaExceeded (manual snapshots per region), and the
+#: concurrent cross-region copy limit answered as SnapshotQuotaExceeded or LimitExceeded;
+#: DynamoDB exports: LimitExceededException.
+QUOTA_ERROR_CODES = frozenset(
+    {
+        "ResourceLimitExceeded",
+        "SnapshotCopyLimitExceeded",
+        "AMIQuotaExceeded",
+        "SnapshotQuotaExceeded",
+        "SnapshotQuotaExceededFault",
+        "DBClusterSnapshotQuotaExceeded",
+        "LimitExceeded",
+        "LimitExceededException",
+        "ConcurrentSnapshotCopyLimitExceeded",
+    }
+)
+
+
+def is_quota_error(err: BaseException) -> bool:
+    """True when ``err`` (or the AWS error it wraps) is a quota or concurrency limit."""
+    seen: BaseException | None = err
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            code = str((response.get("Error") or {}).get("Code") or "")
+            if code in QUOTA_ERROR_CODES:
+                return True
+        text = str(seen).split(":", 1)[0].strip()
+        if text in QUOTA_ERROR_CODES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @dataclass
 class StartResult:
+    """``waiting``: jobs left for a later pass (no free slot, not possible yet, or refused by an AWS
+    quota: those are also in ``quota_waits``, by region)."""
+
     started: list[RecoveryPoint] = field(default_factory=list)
     waiting: list[CopyJob] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
+    quota_waits: list[CopyJob] = field(default_factory=list)
 
 
 def start_copies(
@@ -133,7 +206,9 @@ def start_copies(
         if not now:
             continue
 
-        def _one(job: CopyJob, region: str = region) -> RecoveryPoint | dict[str, str] | CopyJob:
+        def _one(
+            job: CopyJob, region: str = region
+        ) -> RecoveryPoint | dict[str, str] | CopyJob | tuple[str, CopyJob]:
             try:
                 return kind.copy(
                     ctx,
@@ -147,6 +222,9 @@ def start_copies(
                 log.info("Copy of %s to %s waits: %s", job.point.point_id, region, err)
                 return job
             except CaptureError as err:
+                if is_quota_error(err):
+                    log.info("Copy of %s to %s waits for an AWS quota: %s", job.point.point_id, region, err)
+                    return ("quota", job)
                 return {
                     "kind": kind.name,
                     "source": job.point.source_id,
@@ -162,6 +240,9 @@ def start_copies(
                     result.started.append(outcome)
                 elif isinstance(outcome, CopyJob):
                     result.waiting.append(outcome)
+                elif isinstance(outcome, tuple):
+                    result.waiting.append(outcome[1])
+                    result.quota_waits.append(outcome[1])
                 else:
                     log.warning(
                         "Copy of %s to %s failed: %s", outcome["point"], outcome["region"], outcome["error"]
@@ -176,5 +257,7 @@ def summarize(plan: CopyPlan, start: StartResult) -> dict[str, Any]:
         "in_flight": len(plan.in_flight) + len(start.started),
         "started": len(start.started),
         "waiting": len(start.waiting),
+        "quota_waits": len(start.quota_waits),
+        "not_wanted": len(plan.not_wanted),
         "failed": len(start.failures),
     }

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from botocore.exceptions import ClientError
+
 from awsdr.copies import CopyJob, copy_tags, in_flight_by_region, plan_copies, start_copies
 from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, CaptureError, Kind, RecoveryPoint
+from awsdr.planning.retention import Gfs
 
 W0 = datetime(2026, 11, 24, 0, tzinfo=UTC)
 DR1, DR2 = "ap-northeast-1", "ap-southeast-1"
@@ -30,7 +33,7 @@ def test_every_point_lacking_a_copy_is_planned_oldest_first():
         _point("snap-2", W0 + timedelta(hours=1)),
     ]
     copies = {DR1: [_point("c-2", W0, region=DR1, copy_of="snap-2")], DR2: []}
-    plan = plan_copies(sources, copies, [DR1, DR2])
+    plan = plan_copies(sources, copies, [DR1, DR2], rule=None)
     assert [(j.point.point_id, j.dest_region) for j in plan.jobs] == [
         ("snap-1", DR1),
         ("snap-1", DR2),
@@ -49,7 +52,7 @@ def test_failed_copy_is_replaced_and_in_flight_is_waited_for():
             _point("c-2", W0, region=DR1, status=CREATING, copy_of="snap-2"),
         ]
     }
-    plan = plan_copies(sources, copies, [DR1])
+    plan = plan_copies(sources, copies, [DR1], rule=None)
     assert [(j.point.point_id, j.replaces.point_id) for j in plan.jobs] == [("snap-1", "c-1")]
     assert [c.point_id for c in plan.in_flight] == ["c-2"]
 
@@ -62,14 +65,14 @@ def test_a_good_copy_wins_over_a_failed_attempt_of_the_same_point():
             _point("c-bad", W0, region=DR1, status=FAILED, copy_of="snap-1"),
         ]
     }
-    plan = plan_copies(sources, copies, [DR1])
+    plan = plan_copies(sources, copies, [DR1], rule=None)
     assert plan.jobs == []
     assert [c.point_id for c in plan.done] == ["c-ok"]
 
 
 def test_unfinished_sources_and_copies_are_not_copied():
     sources = [_point("snap-1", W0, status=CREATING), _point("c-x", W0, copy_of="snap-0")]
-    assert plan_copies(sources, {DR1: []}, [DR1]).jobs == []
+    assert plan_copies(sources, {DR1: []}, [DR1], rule=None).jobs == []
 
 
 def test_copy_tags_inherit_identity_not_holds():
@@ -157,3 +160,63 @@ def test_retry_later_queues_the_job_instead_of_failing():
     result = start_copies(None, NotYet(), [job], quota=5, in_flight={}, kms_keys={DR1: "k"})
     assert result.failures == []
     assert result.waiting == [job]
+
+
+def test_only_what_dr_retention_keeps_is_copied():
+    # Two days of hourly points; DR keeps 2 dailies: the newest, and day one's last point.
+    sources = [_point(f"snap-{h:02d}", W0 + timedelta(hours=h)) for h in range(30)]
+    plan = plan_copies(sources, {DR1: []}, [DR1], rule=Gfs(daily=2))
+    assert [j.point.point_id for j in plan.jobs] == ["snap-23", "snap-29"]
+    assert len(plan.not_wanted) == 28
+    # Without a DR rule (rule=None) every point is copied, the behaviour before retention agreed.
+    assert len(plan_copies(sources, {DR1: []}, [DR1], rule=None).jobs) == 30
+
+
+def test_the_newest_is_always_copied_and_a_superseded_copy_is_never_copied_again():
+    sources = [_point(f"snap-{h}", W0 + timedelta(hours=h)) for h in range(3)]
+    # snap-0 was copied, then superseded by snap-1 (copied) and pruned by DR retention.
+    copies = {DR1: [_point("c-1", sources[1].window, region=DR1, copy_of="snap-1")]}
+    plan = plan_copies(sources, copies, [DR1], rule=Gfs(daily=7))
+    assert [j.point.point_id for j in plan.jobs] == ["snap-2"]
+    assert "snap-0" in {j.point.point_id for j in plan.not_wanted}
+    # Nothing at all in DR keeps (all counts 0): still the newest, for the DR-side RPO.
+    plan = plan_copies(sources, {DR1: []}, [DR1], rule=Gfs())
+    assert [j.point.point_id for j in plan.jobs] == ["snap-2"]
+
+
+def test_a_copy_in_flight_counts_for_what_the_region_holds():
+    sources = [_point(f"snap-{h}", W0 + timedelta(hours=h)) for h in range(2)]
+    copies = {DR1: [_point("c-1", sources[1].window, region=DR1, status=CREATING, copy_of="snap-1")]}
+    plan = plan_copies(sources, copies, [DR1], rule=Gfs(daily=7))
+    assert plan.jobs == []
+    assert [c.point_id for c in plan.in_flight] == ["c-1"]
+
+
+def _quota_error(code: str) -> CaptureError:
+    err = ClientError({"Error": {"Code": code, "Message": "limit"}}, "CopySnapshot")
+    try:
+        raise CaptureError(f"{code}: {err}") from err
+    except CaptureError as wrapped:
+        return wrapped
+
+
+def test_aws_quota_errors_queue_the_copy_instead_of_failing():
+    class Quota(_FakeKind):
+        def copy(self, ctx, point, *, dest_region, kms_key_id, tags, dest_ctx=None):
+            code = {"snap-1": "ResourceLimitExceeded", "snap-2": "SnapshotQuotaExceeded"}.get(point.point_id)
+            if code:
+                raise _quota_error(code)
+            return super().copy(ctx, point, dest_region=dest_region, kms_key_id=kms_key_id, tags=tags)
+
+    jobs = [CopyJob(_point(f"snap-{i}", W0), DR1) for i in (1, 2, 3)]
+    result = start_copies(None, Quota(), jobs, quota=5, in_flight={}, kms_keys={DR1: "k"})
+    assert result.failures == []
+    assert sorted(j.point.point_id for j in result.quota_waits) == ["snap-1", "snap-2"]
+    assert sorted(j.point.point_id for j in result.waiting) == ["snap-1", "snap-2"]
+    assert [c.tags["awsdr:copy-of"] for c in result.started] == ["snap-3"]
+    # Any other AWS error is a failure, as before.
+    failing = start_copies(
+        None, _FakeKind(fail={"snap-1"}), jobs[:1], quota=5, in_flight={}, kms_keys={DR1: "k"}
+    )
+    assert failing.quota_waits == []
+    assert len(failing.failures) == 1

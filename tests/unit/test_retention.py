@@ -339,7 +339,7 @@ def test_rule3_incomplete_points_never_represent_a_period():
     assert decisions[failed_later_same_day.point_id].rule == "failed-stale"
 
 
-def test_rule4_primary_kept_until_a_completed_dr_copy_exists():
+def test_rule4_primary_kept_until_the_dr_region_holds_what_it_wants():
     p_copied = pt("2026-05-01T00:00", region=PRIMARY)
     p_copying = pt("2026-05-01T01:00", region=PRIMARY)
     p_uncopied = pt("2026-05-01T02:00", region=PRIMARY)
@@ -349,7 +349,10 @@ def test_rule4_primary_kept_until_a_completed_dr_copy_exists():
         pt("2026-05-01T01:00", copy_of=p_copying.point_id, completed=False),
         pt("2026-05-01T03:00", copy_of=p_newest.point_id),
     ]
-    result = plan([p_copied, p_copying, p_uncopied, p_newest, *copies], now=utc("2026-05-02T00:00"))
+    # The DR region keeps 4 hourlies: it wants all four points.
+    result = plan(
+        [p_copied, p_copying, p_uncopied, p_newest, *copies], dr=Gfs(hourly=4), now=utc("2026-05-02T00:00")
+    )
     decisions = by_id(result)
     assert not decisions[p_copied.point_id].keep
     assert decisions[p_copying.point_id].rule == "no-dr-copy"
@@ -357,28 +360,49 @@ def test_rule4_primary_kept_until_a_completed_dr_copy_exists():
     assert decisions[p_newest.point_id].rule == "newest"
 
 
+def test_rule4_points_the_dr_region_does_not_want_follow_the_primary_rules():
+    # 30 hourly points over two days, never copied: DR keeps one daily, so it wants only the
+    # newest; the primary keeps 2 hourlies. Nothing is kept forever for want of a copy.
+    points = [pt(w, region=PRIMARY) for w in hours("2026-05-01T00:00", 30)]
+    result = plan(points, primary=Gfs(hourly=2), dr=Gfs(daily=1), dr_regions=[DR])
+    assert [p.window for p in result.kept()] == hours("2026-05-02T04:00", 2)
+    assert result.decisions[-1].reasons == ("newest", "no-dr-copy", "gfs:hourly")
+    # With two dailies the DR region also wants day one's last point: kept until copied.
+    result = plan(points, primary=Gfs(hourly=2), dr=Gfs(daily=2), dr_regions=[DR])
+    assert by_id(result)[points[23].point_id].rule == "no-dr-copy"
+    assert len(result.kept()) == 3
+    copy = pt(points[23].window, copy_of=points[23].point_id)
+    result = plan([*points, copy], primary=Gfs(hourly=2), dr=Gfs(daily=2), dr_regions=[DR])
+    assert not by_id(result)[points[23].point_id].keep
+
+
 def test_rule4_an_unmanaged_copy_does_not_count():
     primary = pt("2026-05-01T00:00", region=PRIMARY)
     foreign_copy = pt("2026-05-01T00:00", copy_of=primary.point_id, managed=False)
     newer = [pt("2026-05-02T00:00", region=PRIMARY), pt("2026-05-02T00:00")]
-    assert by_id(plan([primary, foreign_copy, *newer]))[primary.point_id].rule == "no-dr-copy"
+    assert (
+        by_id(plan([primary, foreign_copy, *newer], dr=Gfs(daily=7)))[primary.point_id].rule == "no-dr-copy"
+    )
 
 
-def test_rule4_without_any_dr_points_all_primary_points_are_kept():
+def test_rule4_without_dr_regions_nothing_is_wanted():
     points = [pt(w, region=PRIMARY) for w in hours("2026-05-01T00:00", 30)]
     result = plan(points, primary=Gfs(hourly=2))
-    assert len(result.to_delete()) == 0
-    assert {d.rule for d in result.decisions} == {"newest", "no-dr-copy"}
-    assert result.decisions[-2].reasons == ("no-dr-copy", "gfs:hourly")
+    assert len(result.kept()) == 2
+    assert {d.rule for d in result.decisions if d.keep} == {"newest", "gfs:hourly"}
 
 
-def test_rule4_a_copy_in_any_dr_region_counts_and_dr_points_need_no_copy():
+def test_rule4_every_dr_region_that_wants_a_point_must_hold_it():
     primary = pt("2026-05-01T00:00", region=PRIMARY)
-    copy_elsewhere = pt("2026-05-01T00:00", region=DR2, copy_of=primary.point_id)
-    newer = [pt("2026-05-02T00:00", region=PRIMARY), pt("2026-05-02T00:00", region=DR)]
-    result = plan([primary, copy_elsewhere, *newer])
+    copy_dr2 = pt("2026-05-01T00:00", region=DR2, copy_of=primary.point_id)
+    newer = pt("2026-05-02T00:00", region=PRIMARY)
+    newer_copies = [pt(newer.window, region=r, copy_of=newer.point_id) for r in (DR, DR2)]
+    result = plan([primary, copy_dr2, newer, *newer_copies], dr=Gfs(daily=7), dr_regions=[DR, DR2])
+    assert by_id(result)[primary.point_id].rule == "no-dr-copy"  # DR still lacks it
+    copy_dr = pt("2026-05-01T00:00", region=DR, copy_of=primary.point_id)
+    result = plan([primary, copy_dr2, copy_dr, newer, *newer_copies], dr=Gfs(daily=7), dr_regions=[DR, DR2])
     assert not by_id(result)[primary.point_id].keep
-    assert by_id(result)[copy_elsewhere.point_id].rule == "newest"  # alone in its DR2 group
+    assert by_id(result)[copy_dr2.point_id].rule == "gfs:daily"
 
 
 def test_rule5_newest_verified_dr_copy_is_kept():
@@ -418,45 +442,108 @@ def test_rule6_orphans_keep_everything_during_the_grace():
     assert len(plan(points, now=now, existing_sources=None, vanished_at={"vol-gone": now}).kept()) == 1
 
 
-def test_rule7_breaker_blocks_a_group_that_would_lose_too_much():
+def test_rule7_breaker_stops_a_group_that_shrinks_against_its_baseline():
     big = [pt(w, source="vol-big") for w in hours("2026-05-01T00:00", 10)]
     small = [pt(w, source="vol-small") for w in hours("2026-05-01T00:00", 2)]
     unmanaged = [
         pt(w, source="vol-big", managed=False, pid=f"u{i}")
         for i, w in enumerate(hours("2026-04-01T00:00", 20))
     ]
-    kw = {"dr": Gfs(hourly=5), "max_delete_fraction": 0.5}
-    # vol-big: deletes 5 of 10 managed = 0.5, not more than 0.5: allowed. Unmanaged don't count.
+    # The run that sets the baseline: everything is kept, the baseline counts slot-kept points.
+    first = plan([*big, *small, *unmanaged], dr=Gfs(hourly=10), max_delete_fraction=0.5)
+    assert first.to_delete() == []
+    assert first.baseline == {("vol-big", DR): 10, ("vol-small", DR): 2}
+    # A policy edit to 2 hourlies: vol-big would keep 2 of 10 (8 fewer > max(0.5 * 10, slack 3)).
+    kw = {"dr": Gfs(hourly=2), "max_delete_fraction": 0.5, "baseline": first.baseline}
     result = plan([*big, *small, *unmanaged], **kw)
-    assert result.blocked == {}
-    assert len(result.to_delete()) == 5
-    # 6 of 10 is over the limit: nothing deleted in that group, others unaffected.
-    result = plan([*big, *small], dr=Gfs(hourly=4), max_delete_fraction=0.5)
     assert list(result.blocked) == [("vol-big", DR)]
-    assert "6 of 10" in result.blocked[("vol-big", DR)]
+    assert "keep 2 of the 10 points the last run kept" in result.blocked[("vol-big", DR)]
     assert result.to_delete() == []
-    assert {d.rule for d in result.decisions if d.point.source_id == "vol-big"} == {
+    assert {d.rule for d in result.decisions if d.point.source_id == "vol-big" and d.point.managed} == {
         "breaker",
         "gfs:hourly",
         "newest",
     }
     assert result.summary()["blocked"] == 1
-    # Force lets it through and records it.
-    result = plan([*big, *small], dr=Gfs(hourly=4), max_delete_fraction=0.5, force=True)
+    assert result.baseline[("vol-big", DR)] == 10  # a blocked group keeps its old baseline
+    # Force lets it through, records it, and the new count becomes the baseline.
+    result = plan([*big, *small, *unmanaged], **kw, force=True)
     assert result.blocked == {}
     assert list(result.forced) == [("vol-big", DR)]
-    assert len(result.to_delete()) == 6
-    # A zero fraction blocks any delete.
-    result = plan(small, max_delete_fraction=0.0)
-    assert list(result.blocked) == [("vol-small", DR)]
+    assert len(result.to_delete()) == 8
+    assert result.baseline[("vol-big", DR)] == 2
+    # A smaller edit (10 -> 6 slots: 4 fewer, within half of 10) goes through.
+    assert (
+        plan([*big, *small], dr=Gfs(hourly=6), max_delete_fraction=0.5, baseline=first.baseline).blocked == {}
+    )
+
+
+def test_breaker_slack_lets_small_groups_step():
+    points = [pt(w) for w in hours("2026-05-01T00:00", 4)]
+    baseline = {("vol-1", DR): 4}
+    # 4 -> 1 is 3 fewer: over half of 4, but within the slack (1 active granularity + 2).
+    assert plan(points, dr=Gfs(hourly=1), max_delete_fraction=0.5, baseline=baseline).blocked == {}
+    assert list(
+        plan(points, dr=Gfs(hourly=1), max_delete_fraction=0.5, baseline=baseline, breaker_slack=2).blocked
+    )
+
+
+def test_breaker_never_trips_on_churn_or_ramp_up():
+    # DR keeps 3 dailies; each day brings 24 hourly copies and retention removes 23 of them.
+    points: list[PointInfo] = []
+    baseline = None
+    for day in range(6):
+        points += [pt(w) for w in hours(f"2026-05-{day + 1:02d}T00:00", 24)]
+        result = plan(points, dr=Gfs(daily=3), max_delete_fraction=0.5, baseline=baseline)
+        assert result.blocked == {}, day
+        deleted = {p.point_id for p in result.to_delete()}
+        assert len(deleted) == (23 if day < 3 else 24)
+        points = [p for p in points if p.point_id not in deleted]
+        baseline = result.baseline
+    assert baseline == {("vol-1", DR): 3}
+
+
+def test_breaker_stops_windows_in_the_future():
+    points = [pt(w) for w in hours("2026-05-01T00:00", 10)]
+    now = utc("2026-05-01T12:00")
+    jumped = pt("2027-05-01T00:00")
+    result = plan([*points, jumped], dr=Gfs(hourly=3), now=now, max_delete_fraction=1.0)
+    assert list(result.blocked) == [("vol-1", DR)]
+    assert "window tags jumped" in result.blocked[("vol-1", DR)]
+    # Up to a day ahead is tolerated (a window just after the run's window).
+    result = plan([*points, pt("2026-05-02T00:00")], dr=Gfs(hourly=3), now=now, max_delete_fraction=1.0)
+    assert result.blocked == {}
+
+
+def test_breaker_stops_orphans_when_many_sources_vanish_at_once():
+    points = [pt(w, source=f"vol-{i}") for i in range(4) for w in hours("2026-05-01T00:00", 6)]
+    kw = {"dr": Gfs(hourly=2), "max_delete_fraction": 0.5, "orphan_grace": timedelta(0)}
+    # 3 of 4 vanished: their deletes stop; the survivor's go ahead.
+    result = plan(points, existing_sources={"vol-0"}, **kw)
+    assert sorted(result.blocked) == [("vol-1", DR), ("vol-2", DR), ("vol-3", DR)]
+    assert "3 of 4 sources vanished at once" in result.blocked[("vol-1", DR)]
+    assert {p.source_id for p in result.to_delete()} == {"vol-0"}
+    # 1 of 4 is no mass vanishing: the orphan follows the normal rules after its grace.
+    result = plan(points, existing_sources={"vol-0", "vol-1", "vol-2"}, **kw)
+    assert result.blocked == {}
+    assert {p.source_id for p in result.to_delete()} == {"vol-0", "vol-1", "vol-2", "vol-3"}
 
 
 def test_breaker_is_per_region():
-    primary = [pt(w, region=PRIMARY) for w in hours("2026-05-01T00:00", 4)]
+    primary = [pt(w, region=PRIMARY) for w in hours("2026-05-01T00:00", 6)]
     dr = [pt(p.window, copy_of=p.point_id) for p in primary]
-    result = plan([*primary, *dr], primary=Gfs(hourly=3), dr=Gfs(hourly=1), max_delete_fraction=0.5)
+    baseline = {("vol-1", PRIMARY): 6, ("vol-1", DR): 6}
+    result = plan(
+        [*primary, *dr], primary=Gfs(hourly=6), dr=Gfs(hourly=1), max_delete_fraction=0.5, baseline=baseline
+    )
     assert list(result.blocked) == [("vol-1", DR)]
-    assert [p.region for p in result.to_delete()] == [PRIMARY]
+    assert result.to_delete() == []
+    # Primary deletes of points whose copy exists lose nothing: they are "covered", never a shrink.
+    result = plan(
+        [*primary, *dr], primary=Gfs(hourly=1), dr=Gfs(hourly=6), max_delete_fraction=0.5, baseline=baseline
+    )
+    assert result.blocked == {}
+    assert {p.region for p in result.to_delete()} == {PRIMARY}
 
 
 # --- plan object and validation -----------------------------------------------------------------
@@ -707,16 +794,65 @@ def test_property_rule3_newest_completed_kept_and_incomplete_only_when_stale(est
             assert kw["now"] - p.window >= timedelta(days=7)
 
 
+def _reference_wanted(points, kw) -> dict[tuple[str, str], set[str]]:
+    """Naive "what each DR region wants": per source and DR region, the union of the source's
+    completed managed primary points and the region's completed managed copies (a copy stands for
+    its origin), walked newest first; the newest and the first point seen in each of the last N
+    periods per granularity are wanted."""
+    regions = sorted({p.region for p in points if p.region_class == "dr"})
+    rule = kw["rules"]["dr"]
+    out: dict[tuple[str, str], set[str]] = {}
+    for source in {p.source_id for p in points if p.region_class == "primary" and p.managed}:
+        for region in regions:
+            union: dict[str, datetime] = {}
+            for p in points:
+                if p.region == region and p.source_id == source and p.completed and p.managed and p.copy_of:
+                    union[p.copy_of] = max(p.window, union.get(p.copy_of, p.window))
+            union.update(
+                {
+                    p.point_id: p.window
+                    for p in points
+                    if p.region_class == "primary" and p.source_id == source and p.completed and p.managed
+                }
+            )
+            newest_first = sorted(union.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+            wanted = {newest_first[0][0]} if newest_first else set()
+            for granularity in GRANULARITIES:
+                seen: set[object] = set()
+                for origin, window in newest_first:
+                    period = _reference_periods(window, kw["tz"])[granularity]
+                    if period not in seen:
+                        seen.add(period)
+                        if len(seen) <= getattr(rule, granularity):
+                            wanted.add(origin)
+            out[(source, region)] = wanted
+    return out
+
+
 @PROPERTY
 @given(estates())
-def test_property_rule4_primary_deleted_only_with_a_completed_dr_copy(estate):
+def test_property_rule4_primary_kept_while_a_dr_region_wants_it_and_lacks_it(estate):
     points, kw = estate
     result = plan_retention(points, **kw)
-    copied = {p.copy_of for p in points if p.region_class == "dr" and p.completed and p.managed and p.copy_of}
-    for p in result.to_delete():
-        if p.region_class == "primary":
-            # A failed primary point holds no data and is deletable once stale (documented choice).
-            assert p.point_id in copied or not p.completed
+    wanted = _reference_wanted(points, kw)
+    holders: dict[str, set[str]] = {}
+    for p in points:
+        if p.region_class == "dr" and p.completed and p.managed and p.copy_of:
+            holders.setdefault(p.copy_of, set()).add(p.region)
+    for d in result.decisions:
+        p = d.point
+        if p.region_class != "primary" or not p.managed or not p.completed:
+            assert "no-dr-copy" not in d.reasons
+            continue
+        lacking = [
+            r
+            for (s, r), ids in wanted.items()
+            if s == p.source_id and p.point_id in ids
+            if r not in holders.get(p.point_id, set())
+        ]
+        assert ("no-dr-copy" in d.reasons) == bool(lacking), (p.point_id, lacking)
+        if not d.keep:
+            assert not lacking
 
 
 @PROPERTY
@@ -752,30 +888,50 @@ def test_property_rule6_orphans_in_grace_keep_everything(estate):
             assert "orphan-grace" not in d.reasons
 
 
+SLOT_REASONS = {"newest", "newest-verified", "no-dr-copy", *(f"gfs:{g}" for g in GRANULARITIES)}
+
+
 @PROPERTY
-@given(estates())
-def test_property_rule7_breaker_limits_each_group(estate):
+@given(estates(), st.dictionaries(st.sampled_from(GROUP_KEYS), st.integers(0, 40)) | st.none())
+def test_property_rule7_breaker_limits_each_group(estate, baseline):
     points, kw = estate
+    kw = {**kw, "baseline": baseline}
     result = plan_retention(points, **kw)
+    forced = plan_retention(points, **{**kw, "force": True})
+    copied = {p.copy_of for p in points if p.region_class == "dr" and p.completed and p.managed and p.copy_of}
     deleted = groups_of(result.to_delete())
+    decided = {d.point.point_id: d for d in result.decisions}
     for key, members in groups_of(points).items():
-        share = len(deleted.get(key, [])) / len(members)
         if kw["force"]:
             assert key not in result.blocked
-            assert (key in result.forced) == (share > kw["max_delete_fraction"])
-        else:
-            assert share <= kw["max_delete_fraction"]
-            if key in result.blocked:
-                assert share == 0
-                assert any(
-                    d.rule == "breaker"
-                    for d in result.decisions
-                    if (d.point.source_id, d.point.region) == key
-                )
-    # The breaker only ever turns deletes into keeps: force never keeps more than no force.
-    forced = plan_retention(points, **{**kw, "force": True})
+            continue
+        if key in result.blocked:
+            assert key not in deleted
+            assert any(decided[p.point_id].rule == "breaker" for p in members)
+            assert result.baseline.get(key) == (baseline or {}).get(key)
+            continue
+        if key not in deleted:
+            continue
+        # A group that deletes: no window far in the future, and no shrink past the limit.
+        assert max(p.window for p in members) <= kw["now"] + timedelta(days=1)
+        before = (baseline or {}).get(key)
+        if before is not None:
+            kept = sum(
+                1 for p in members if p.completed and SLOT_REASONS.intersection(decided[p.point_id].reasons)
+            )
+            covered = sum(
+                1
+                for p in deleted[key]
+                if p.completed and p.region_class == "primary" and p.point_id in copied
+            )
+            active = sum(1 for g in GRANULARITIES if getattr(kw["rules"][members[0].region_class], g) > 0)
+            assert before - (kept + covered) <= max(kw["max_delete_fraction"] * before, active + 2)
+    # The breaker only ever turns deletes into keeps: force never keeps more than no force, and
+    # force lets through exactly the groups the breaker stopped.
     assert {p.point_id for p in result.to_delete()} <= {p.point_id for p in forced.to_delete()}
     assert forced.blocked == {}
+    if not kw["force"]:
+        assert set(forced.forced) == set(result.blocked)
 
 
 def _reference_periods(window: datetime, tz: str) -> dict[str, object]:

@@ -26,10 +26,11 @@ and ``Decision.rule`` is the first in this fixed precedence order:
 4. ``newest``          the newest completed point of its group.
 5. ``newest-verified`` the completed point with the latest ``verified_at`` in its group (a DR
                        copy that passed restore verification; applied in every region class).
-6. ``no-dr-copy``      a completed primary point whose ``point_id`` is not the ``copy_of`` of any
-                       completed managed DR point (in any DR region): deleting it would lose data
-                       that exists nowhere else. The copy may itself expire in the same plan: that
-                       is the DR retention speaking, not a copy still pending.
+6. ``no-dr-copy``      a completed primary point that some DR region *wants* (see "What the DR
+                       region keeps", below) and does not hold yet as a completed managed copy:
+                       deleting it would lose data the DR region is still to receive. Points no
+                       DR region wants follow the primary rules alone, so primary points are never
+                       kept forever when not every point is copied.
 7. ``gfs:yearly`` .. ``gfs:hourly``  the representative of one of the last N periods (below),
                        coarsest granularity first: it names the rule that will keep the point longest.
 
@@ -67,13 +68,43 @@ periods before ``now``: after a gap (a paused plan, an outage) the newest histor
 of everything expiring because the calendar moved on. Periods are ordered by their
 representative's window, which is chronological because periods are disjoint intervals of time.
 
+What the DR region keeps (shared with the copy planner)
+=====================================================
+:func:`dr_wanted` decides, per source and DR region, which primary points the DR region should
+hold: the DR rule (newest + GFS representatives) applied to the *union* of the source's completed
+primary points and the region's live copies (a copy stands for the point it is a copy of). The
+copy planner (:mod:`awsdr.copies`) copies exactly these, and the ``no-dr-copy`` rule above keeps
+exactly these in the primary region until their copy exists. Adding points can only push a point
+out of a keep set (a newer point in its period, or a newer period), never pull it in, so a copy
+that DR retention removed (a newer copy represents its period, or its period aged out) is never
+wanted again: no re-copies.
+
 Breaker
 =======
-If, for a group, the plan would delete more than ``max_delete_fraction`` of the group's managed
-points (``deleted / total > fraction``), nothing in that group is deleted unless ``force``: those
-points are kept with ``rule="breaker"`` and the group is recorded in ``RetentionPlan.blocked`` with
-the counts. The caller fails loudly when ``blocked`` is non-empty. With ``force`` the deletes go
-ahead and the groups are recorded in ``RetentionPlan.forced`` for the audit trail.
+The breaker guards against mistakes, not against the policy. It compares each group with the
+last applied run (``baseline``: how many completed managed points the group held by a *slot* rule
+— ``newest``, ``newest-verified``, ``no-dr-copy``, ``gfs:*`` — after that run; the engine persists
+:attr:`RetentionPlan.baseline` after every run that deletes). A group is stopped, nothing in it
+deleted (``rule="breaker"``, listed in ``RetentionPlan.blocked``), unless ``force``:
+
+- *shrink*: the group would hold ``lost = baseline - (slot-kept + covered)`` fewer points than
+  after the last run, with ``lost > max(max_delete_fraction * baseline, slack)``. ``covered`` are
+  primary points deleted while a completed managed DR copy of them exists (their data lives on).
+  Steady-state churn (a copy superseded within its day, the oldest period ageing out as a new one
+  arrives) keeps the count level, and the ramp-up from an empty account only grows it, so neither
+  trips; a policy edit that drops most slots, or window tags collapsing into few periods, does.
+  ``slack`` (default: the number of active granularities + 2) absorbs the steps of a level
+  keep set: at a period boundary one new point can take the slot of every granularity at once
+  (up to one old representative released per granularity) and a newer verification releases
+  the previous newest-verified point. A group with no baseline (new resource, first run) has
+  nothing to compare with: only the two checks below apply.
+- *future windows*: a managed point whose window is later than ``now`` + ``future_tolerance``
+  (1 day): window tags that jumped; GFS would be computed from a bogus calendar.
+- *mass vanishing*: more than ``max_delete_fraction`` of the sources with points (at least 3)
+  are missing from ``existing_sources`` at once: deletes in those orphans' groups stop (a
+  discovery that came back empty, tags removed in bulk), whatever their grace.
+
+With ``force`` the deletes go ahead and the groups are recorded in ``RetentionPlan.forced``.
 
 Cost: O(n log n); each distinct window is converted into ``tz`` once (windows repeat across
 resources), so 100,000 points plan in well under a second.
@@ -82,19 +113,21 @@ resources), so 100,000 points plan in well under a second.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
+    "DEFAULT_FUTURE_TOLERANCE",
     "GRANULARITIES",
     "Decision",
     "Gfs",
     "PointInfo",
     "RetentionPlan",
     "RetentionRule",
+    "dr_wanted",
     "plan_retention",
 ]
 
@@ -107,6 +140,12 @@ GRANULARITIES = ("yearly", "monthly", "weekly", "daily", "hourly")
 
 #: Incomplete points younger than this (by window) are kept; older ones are ``failed-stale``.
 DEFAULT_INCOMPLETE_GRACE = timedelta(days=7)
+
+#: A window later than the run's ``now`` by more than this stops the breaker's group.
+DEFAULT_FUTURE_TOLERANCE = timedelta(days=1)
+
+#: Fewest sources for the breaker's mass-vanishing check.
+MASS_VANISH_MIN_SOURCES = 3
 
 # Keep reasons for managed points, in precedence order; bit i of a mask is _REASONS[i].
 _REASONS = (
@@ -126,6 +165,10 @@ _NEWEST = _BIT["newest"]
 _VERIFIED = _BIT["newest-verified"]
 _NO_COPY = _BIT["no-dr-copy"]
 _GFS_BITS = tuple(_BIT[f"gfs:{g}"] for g in GRANULARITIES)
+#: Keep reasons that are the policy's slots (what the breaker counts).
+_SLOT_BITS = _NEWEST | _VERIFIED | _NO_COPY
+for _b in _GFS_BITS:
+    _SLOT_BITS |= _b
 _UNMANAGED: tuple[str, ...] = ("unmanaged",)
 _UNMANAGED_HELD: tuple[str, ...] = ("unmanaged", "legal-hold")
 
@@ -221,11 +264,14 @@ class RetentionPlan:
 
     :param blocked: ``(source_id, region) -> message`` for groups the breaker stopped.
     :param forced: groups the breaker would have stopped but ``force`` let through (audit).
+    :param baseline: per group, the slot-kept count the breaker compares the next run with
+        (persisted by the engine after a run that deletes; a blocked group keeps its old one).
     """
 
     decisions: list[Decision]
     blocked: dict[tuple[str, str], str]
     forced: dict[tuple[str, str], str] = field(default_factory=dict)
+    baseline: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def to_delete(self) -> list[PointInfo]:
         """Points to delete, in input order."""
@@ -268,6 +314,96 @@ def _require_aware(value: datetime, what: str) -> None:
         raise ValueError(f"{what} {value!r} is naive: it must carry a timezone")
 
 
+def _zone(tz: str | ZoneInfo) -> ZoneInfo:
+    if isinstance(tz, ZoneInfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {tz!r}") from err
+
+
+def _period_keys(zone: ZoneInfo) -> Callable[[datetime], tuple[Any, ...]]:
+    """``window -> (year, month, week, day, hour)`` keys in ``zone``, converted once per window."""
+    cache: dict[datetime, tuple[Any, ...]] = {}
+
+    def periods(window: datetime) -> tuple[Any, ...]:
+        found = cache.get(window)
+        if found is None:
+            local = window.astimezone(zone)
+            day = local.date()
+            iso = day.isocalendar()
+            found = (
+                local.year,
+                (local.year, local.month),
+                (iso[0], iso[1]),
+                day,
+                (day, local.hour, local.utcoffset()),
+            )
+            cache[window] = found
+        return found
+
+    return periods
+
+
+def _representatives(
+    entries: Iterable[tuple[datetime, str, int]],
+    counts: tuple[int, ...],
+    periods: Callable[[datetime], tuple[Any, ...]],
+) -> tuple[int | None, list[tuple[int, list[int]]]]:
+    """The newest entry and, per active granularity (index, bit), the GFS representatives.
+
+    ``entries`` are ``(window, tie-break id, handle)``; returns handles: ``(newest, [(bit, [handles])])``.
+    """
+    active = [(g, count, _GFS_BITS[g]) for g, count in enumerate(counts) if count > 0]
+    best: list[dict[Any, tuple[datetime, str, int]]] = [{} for _ in active]
+    newest: tuple[datetime, str, int] | None = None
+    for entry in entries:
+        if newest is None or entry[:2] > newest[:2]:
+            newest = entry
+        if not active:
+            continue
+        keys = periods(entry[0])
+        for slot, (g, _count, _bit) in enumerate(active):
+            reps = best[slot]
+            current = reps.get(keys[g])
+            if current is None or entry[:2] > current[:2]:
+                reps[keys[g]] = entry
+    out = [
+        (bit, [e[2] for e in heapq.nlargest(count, best[slot].values(), key=lambda e: e[:2])])
+        for slot, (_g, count, bit) in enumerate(active)
+    ]
+    return (newest[2] if newest is not None else None), out
+
+
+def dr_wanted(
+    candidates: Iterable[tuple[str, datetime]],
+    *,
+    rule: RetentionRule,
+    tz: str | ZoneInfo = "UTC",
+) -> set[str]:
+    """Which points one DR region should hold of one source (see "What the DR region keeps").
+
+    :param candidates: ``(origin id, window)``: the source's completed primary points (origin = the
+        point's id) and the region's live copies (origin = the ``awsdr:copy-of`` id, so a point and
+        its copy are one candidate).
+    :param rule: the DR retention rule.
+    :returns: the origin ids that the DR rule keeps: the newest and every GFS representative.
+    """
+    unique = dict(candidates)
+    if not unique:
+        return set()
+    counts = Gfs.from_rule(rule).counts()
+    ids = list(unique)
+    newest, reps = _representatives(
+        ((unique[o], o, i) for i, o in enumerate(ids)), counts, _period_keys(_zone(tz))
+    )
+    wanted = {ids[newest]} if newest is not None else set()
+    for _bit, handles in reps:
+        wanted.update(ids[h] for h in handles)
+    return wanted
+
+
 def plan_retention(
     points: Iterable[PointInfo],
     *,
@@ -280,29 +416,35 @@ def plan_retention(
     max_delete_fraction: float = 0.5,
     force: bool = False,
     incomplete_grace: timedelta = DEFAULT_INCOMPLETE_GRACE,
+    dr_regions: Sequence[str] | None = None,
+    baseline: Mapping[tuple[str, str], int] | None = None,
+    breaker_slack: int | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
 ) -> RetentionPlan:
     """Decide every point; see the module docstring for the rules and their order.
 
     :param rules: ``{"primary": <rule>, "dr": <rule>}``; a rule is needed for every region class
-        that has points.
+        that has points (and ``"dr"`` whenever primary points are planned with DR regions).
     :param tz: IANA zone the GFS periods are computed in.
     :param now: the run's window (the planner never reads the clock).
     :param existing_sources: the sources that still exist; ``None`` means "unknown": no orphans.
     :param vanished_at: when each orphan was first seen missing (absent: ``now``).
     :param orphan_grace: how long an orphan's points are all kept.
-    :param max_delete_fraction: the breaker's limit per ``(source_id, region)`` group, in [0, 1].
-    :param force: delete even in groups over the limit (recorded in ``forced``).
+    :param max_delete_fraction: the breaker's limit, in [0, 1] (see "Breaker").
+    :param force: delete even in groups the breaker stops (recorded in ``forced``).
     :param incomplete_grace: how long a point that is not completed is kept (by window age).
+    :param dr_regions: the DR regions primary points are copied to (``None``: the regions of the
+        DR points given).
+    :param baseline: per group, :attr:`RetentionPlan.baseline` of the last applied run.
+    :param breaker_slack: the shrink the breaker always allows (default: active granularities + 2).
+    :param future_tolerance: how far past ``now`` a window may lie before the breaker stops its group.
     :raises ValueError: naive datetimes, an unknown zone or region class, a missing or invalid rule,
         a duplicate ``point_id``, a group mixing region classes, a fraction outside [0, 1].
     """
     _require_aware(now, "now")
     if not 0.0 <= max_delete_fraction <= 1.0:
         raise ValueError(f"max_delete_fraction={max_delete_fraction!r} must be within [0, 1]")
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ValueError(f"unknown time zone {tz!r}") from err
+    zone = _zone(tz)
 
     pts = points if isinstance(points, list) else list(points)
     n = len(pts)
@@ -311,7 +453,9 @@ def plan_retention(
     seen_ids: set[str] = set()
     groups: dict[tuple[str, str], list[int]] = {}  # managed points only
     group_class: dict[tuple[str, str], str] = {}
-    copied: set[str] = set()  # point ids that have a completed, managed DR copy
+    copied: dict[str, set[str]] = {}  # point id -> DR regions holding a completed, managed copy
+    live_copies: dict[tuple[str, str], list[int]] = {}  # (source, DR region) -> completed managed copies
+    regions_seen: set[str] = set()
     checked_windows: set[datetime] = set()
     for i, p in enumerate(pts):
         if p.point_id in seen_ids:
@@ -326,8 +470,11 @@ def plan_retention(
             checked_windows.add(p.window)
         if p.verified_at is not None:
             _require_aware(p.verified_at, f"point {p.point_id!r}: verified_at")
-        if p.region_class == DR and p.completed and p.managed and p.copy_of:
-            copied.add(p.copy_of)
+        if p.region_class == DR:
+            regions_seen.add(p.region)
+            if p.completed and p.managed and p.copy_of:
+                copied.setdefault(p.copy_of, set()).add(p.region)
+                live_copies.setdefault((p.source_id, p.region), []).append(i)
         if not p.managed:
             continue
         key = (p.source_id, p.region)
@@ -341,9 +488,13 @@ def plan_retention(
                     f"group {key}: points of region classes {group_class[key]!r} and {p.region_class!r}"
                 )
             members.append(i)
+    targets = tuple(dr_regions) if dr_regions is not None else tuple(sorted(regions_seen))
 
     gfs_counts: dict[str, tuple[int, ...]] = {}
-    for cls in set(group_class.values()):
+    needed = set(group_class.values())
+    if targets and PRIMARY in needed:
+        needed.add(DR)
+    for cls in needed:
         if cls not in rules:
             raise ValueError(f"no retention rule for region class {cls!r}")
         gfs_counts[cls] = Gfs.from_rule(rules[cls]).counts()
@@ -361,38 +512,37 @@ def plan_retention(
             _require_aware(vanished, f"vanished_at[{source!r}]")
             in_grace[source] = now - vanished < orphan_grace
 
-    # --- per-point periods, converted once per distinct window ---------------------------------
-    period_cache: dict[datetime, tuple[Any, ...]] = {}
+    periods = _period_keys(zone)
 
-    def periods(window: datetime) -> tuple[Any, ...]:
-        found = period_cache.get(window)
-        if found is None:
-            local = window.astimezone(zone)
-            day = local.date()
-            iso = day.isocalendar()
-            found = (
-                local.year,
-                (local.year, local.month),
-                (iso[0], iso[1]),
-                day,
-                (day, local.hour, local.utcoffset()),
-            )
-            period_cache[window] = found
-        return found
-
-    # --- keep reasons for managed points --------------------------------------------------------
     def order(i: int) -> tuple[datetime, str]:
         return (pts[i].window, pts[i].point_id)
 
     def verified_order(i: int) -> tuple[datetime | None, datetime, str]:
         return (pts[i].verified_at, pts[i].window, pts[i].point_id)
 
+    # --- what each DR region still wants of each primary group (shared with the copy planner) ---
+    def still_wanted(source: str, completed: list[int]) -> set[int]:
+        """Completed primary points some DR region wants and does not hold yet."""
+        out: set[int] = set()
+        dr_counts = gfs_counts.get(DR, ())
+        for region in targets:
+            entries = [(pts[i].window, pts[i].point_id, i) for i in completed]
+            entries += [
+                (pts[c].window, pts[c].copy_of or "", -1) for c in live_copies.get((source, region), ())
+            ]
+            newest, reps = _representatives(_by_origin(entries), dr_counts, periods)
+            wanted = {newest} if newest is not None else set()
+            for _bit, handles in reps:
+                wanted.update(handles)
+            out.update(i for i in wanted if i >= 0 and region not in copied.get(pts[i].point_id, ()))
+        return out
+
+    # --- keep reasons for managed points --------------------------------------------------------
     masks = [0] * n
     young_cutoff = now - incomplete_grace
     for key, members in groups.items():
         counts = gfs_counts[group_class[key]]
         orphan_bit = _ORPHAN if in_grace.get(key[0], False) else 0
-        is_primary = group_class[key] == PRIMARY
         completed: list[int] = []
         for i in members:
             p = pts[i]
@@ -401,32 +551,23 @@ def plan_retention(
                 mask |= _HOLD
             if p.completed:
                 completed.append(i)
-                if is_primary and p.point_id not in copied:
-                    mask |= _NO_COPY
             elif p.window > young_cutoff:
                 mask |= _INCOMPLETE
             masks[i] = mask
         if not completed:
             continue
+        if group_class[key] == PRIMARY and targets:
+            for i in still_wanted(key[0], completed):
+                masks[i] |= _NO_COPY
         masks[max(completed, key=order)] |= _NEWEST
         verified = [i for i in completed if pts[i].verified_at is not None]
         if verified:
             masks[max(verified, key=verified_order)] |= _VERIFIED
-
-        active = [(g, count, _GFS_BITS[g]) for g, count in enumerate(counts) if count > 0]
-        if not active:
-            continue
-        best: list[dict[Any, int]] = [{} for _ in active]
-        for i in completed:
-            keys = periods(pts[i].window)
-            here = order(i)
-            for slot, (g, _count, _bit) in enumerate(active):
-                reps = best[slot]
-                current = reps.get(keys[g])
-                if current is None or here > order(current):
-                    reps[keys[g]] = i
-        for slot, (_g, count, bit) in enumerate(active):
-            for i in heapq.nlargest(count, best[slot].values(), key=order):
+        _newest, reps = _representatives(
+            ((pts[i].window, pts[i].point_id, i) for i in completed), counts, periods
+        )
+        for bit, handles in reps:
+            for i in handles:
                 masks[i] |= bit
 
     # --- decisions ------------------------------------------------------------------------------
@@ -454,15 +595,53 @@ def plan_retention(
         deletes.setdefault((p.source_id, p.region), []).append(i)
 
     # --- breaker --------------------------------------------------------------------------------
+    slot_kept = {
+        key: sum(1 for i in members if pts[i].completed and masks[i] & _SLOT_BITS)
+        for key, members in groups.items()
+    }
+    sources = {source for source, _region in groups}
+    vanished_now = sources - existing_sources if existing_sources is not None else set()
+    mass_vanish = (
+        len(sources) >= MASS_VANISH_MIN_SOURCES and len(vanished_now) / len(sources) > max_delete_fraction
+    )
+    future_limit = now + future_tolerance
     blocked: dict[tuple[str, str], str] = {}
     forced: dict[tuple[str, str], str] = {}
     for key, doomed in deletes.items():
-        total = len(groups[key])
-        if len(doomed) / total <= max_delete_fraction:
+        members = groups[key]
+        reasons: list[str] = []
+        future = [pts[i].window for i in members if pts[i].window > future_limit]
+        if future:
+            reasons.append(
+                f"{len(future)} points have windows after the run's window {now.isoformat()} "
+                f"(latest {max(future).isoformat()}): window tags jumped"
+            )
+        if mass_vanish and key[0] in vanished_now:
+            reasons.append(
+                f"{len(vanished_now)} of {len(sources)} sources vanished at once "
+                f"(more than max_delete_fraction={max_delete_fraction:g})"
+            )
+        before = baseline.get(key) if baseline else None
+        if before is not None:
+            covered = sum(
+                1
+                for i in doomed
+                if pts[i].completed and group_class[key] == PRIMARY and pts[i].point_id in copied
+            )
+            lost = before - (slot_kept[key] + covered)
+            active = sum(1 for c in gfs_counts[group_class[key]] if c > 0)
+            slack = breaker_slack if breaker_slack is not None else active + 2
+            if lost > max(max_delete_fraction * before, slack):
+                reasons.append(
+                    f"it would keep {slot_kept[key] + covered} of the {before} points the last run kept "
+                    f"({lost} fewer: more than max_delete_fraction={max_delete_fraction:g} and the slack "
+                    f"of {slack})"
+                )
+        if not reasons:
             continue
         message = (
-            f"{key[0]} in {key[1]}: the plan would delete {len(doomed)} of {total} managed points "
-            f"({len(doomed) / total:.0%}), more than max_delete_fraction={max_delete_fraction:g}"
+            f"{key[0]} in {key[1]}: the plan would delete {len(doomed)} of {len(members)} managed points and "
+            + "; ".join(reasons)
         )
         if force:
             forced[key] = message + "; forced"
@@ -471,4 +650,27 @@ def plan_retention(
         for i in doomed:
             decisions[i] = Decision(pts[i], True, "breaker", ("breaker",))
 
-    return RetentionPlan(decisions=decisions, blocked=blocked, forced=forced)
+    new_baseline: dict[tuple[str, str], int] = {}
+    for key in groups:
+        if key in blocked:
+            if baseline and key in baseline:
+                new_baseline[key] = baseline[key]
+            continue
+        new_baseline[key] = slot_kept[key]
+
+    return RetentionPlan(decisions=decisions, blocked=blocked, forced=forced, baseline=new_baseline)
+
+
+def _by_origin(entries: list[tuple[datetime, str, int]]) -> list[tuple[datetime, str, int]]:
+    """One entry per origin id: a primary point (handle >= 0) wins over its copies (-1); of two
+    copies of one origin (never made by this product, but possible by hand), the newer window."""
+    out: dict[str, tuple[datetime, str, int]] = {}
+    for entry in entries:
+        prior = out.get(entry[1])
+        if (
+            prior is None
+            or (prior[2] < 0 <= entry[2])
+            or (prior[2] < 0 and entry[2] < 0 and entry[0] > prior[0])
+        ):
+            out[entry[1]] = entry
+    return list(out.values())
