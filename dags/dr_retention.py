@@ -11,8 +11,15 @@ point whose DR copy is not complete, the newest verified DR copy, points of a va
 within `orphan_grace`. The breaker stops deletes for any resource that would lose more than
 `max_delete_fraction` of its points, unless `force`.
 
+After the points, the copied data no remaining point names goes too: S3 object versions in the
+DR buckets that no DR manifest names (only versions this product copied, never one under legal
+hold, never one a copy still to be made would reuse). With a `vault` in the policy, the vault
+copies are pruned the same way in the vault account (through `aws_dr_vault`): the same planner
+with the plan's DR rules, then the vault's unreferenced S3 versions.
+
 Every batch is written to `audit/retention/<run id>/` in the catalog before it is deleted and
-its outcome after; an interrupted run is reconciled by the next one. The report goes to
+its outcome after (streams `<kind>`, `vault-<kind>`, `s3-data`, `vault-s3-data`); an interrupted
+run is reconciled by the next one. A dry run changes nothing anywhere. The report goes to
 `retention/reports/<run id>.json`.
 """
 

@@ -104,6 +104,8 @@ class KindRun:
     errors: dict[str, str] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    #: copied data pruned after the points (:func:`prune_data`); empty for kinds without any
+    data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +117,7 @@ class KindRun:
             "refused": self.refused,
             "errors": self.errors,
             "orphans": self.orphans,
+            "data": self.data,
         }
 
 
@@ -127,8 +130,12 @@ def decide(
     now: datetime,
     force: bool,
     orphan_state: dict[str, str] | None,
+    baseline: dict[tuple[str, str], int] | None = None,
 ) -> tuple[RetentionPlan, list[RecoveryPoint], dict[str, str]]:
-    """List, find orphans, plan. Returns the plan, the listed points, the new orphan state."""
+    """List, find orphans, plan. Returns the plan, the listed points, the new orphan state.
+
+    ``baseline`` is the breaker's reference (:func:`load_baseline`): what the last applied run kept.
+    """
     points = list_all(ctx, kind, policy, plan)
     sources = {p.source_id for p in points}
     existing = {r.id for r in kind.discover(ctx, policy.primary_region, policy.plans[plan].select.tags)}
@@ -144,13 +151,64 @@ def decide(
         orphan_grace=policy.orphan_grace,
         max_delete_fraction=policy.max_delete_fraction,
         force=force,
+        dr_regions=list(policy.dr_regions),
+        baseline=baseline,
     )
     return plan_out, points, orphans
 
 
-def audit_key(run_id: str, kind: str, seq: int, stage: str) -> str:
+BASELINE_PREFIX = "retention/baseline/"
+
+
+def baseline_key(plan: str, stream: str) -> str:
+    """``retention/baseline/<plan>/<stream>.json``: the breaker's reference for one plan and kind."""
+    return f"{BASELINE_PREFIX}{plan}/{stream}.json"
+
+
+def load_baseline(catalog: Catalog, plan: str, stream: str) -> dict[tuple[str, str], int] | None:
+    """The slot-kept count per (source, region) after the last applied run (``None``: first run)."""
+    doc = catalog.get_json(baseline_key(plan, stream))
+    if not doc:
+        return None
+    return {(str(s), str(r)): int(n) for s, r, n in doc.get("groups", [])}
+
+
+def save_baseline(catalog: Catalog, plan: str, stream: str, plan_out: RetentionPlan, now: datetime) -> None:
+    """Persist :attr:`RetentionPlan.baseline` after a run that applied its plan (never a dry run)."""
+    catalog.put_json(
+        baseline_key(plan, stream),
+        {
+            "plan": plan,
+            "stream": stream,
+            "window": format_window(now),
+            "groups": [[s, r, n] for (s, r), n in sorted(plan_out.baseline.items())],
+        },
+    )
+
+
+def audit_key(run_id: str, stream: str, seq: int, stage: str, plan: str | None = None) -> str:
+    """``audit/retention/<run id>/<stream>[/<plan>]/<seq>.<stage>.json``.
+
+    ``stream`` is the kind (``ebs``), its vault copies (``vault-ebs``) or copied data no point names
+    any more (``s3-data``, ``vault-s3-data``); the plan keeps two plans' batches of one run apart.
+    """
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    return f"{AUDIT_PREFIX}{safe}/{kind}/{seq:06d}.{stage}.json"
+    scope = f"{stream}/{plan}" if plan else stream
+    return f"{AUDIT_PREFIX}{safe}/{scope}/{seq:06d}.{stage}.json"
+
+
+def _stream_of(key: str) -> str:
+    """The stream of an audit key (the segment after the run id)."""
+    parts = key[len(AUDIT_PREFIX) :].split("/")
+    return parts[1] if len(parts) > 2 else ""
+
+
+def vault_stream(kind: Kind) -> str:
+    return f"vault-{kind.name}"
+
+
+def data_stream(kind: Kind, vault: bool) -> str:
+    return f"vault-{kind.name}-data" if vault else f"{kind.name}-data"
 
 
 def execute_deletes(
@@ -161,12 +219,20 @@ def execute_deletes(
     points: list[RecoveryPoint],
     *,
     run_id: str,
+    plan: str | None = None,
+    vault_ctx: AwsContext | None = None,
     batch_size: int = 100,
     concurrency: int = 4,
     clock: Any = None,
 ) -> tuple[list[str], list[str], dict[str, str]]:
-    """Delete the planned points: batches per region, intent before and outcome after each batch."""
+    """Delete the planned points: batches per region, intent before and outcome after each batch.
+
+    With ``vault_ctx`` the points are vault copies, deleted in the vault account
+    (:meth:`Kind.vault_delete`) and audited in the ``vault-<kind>`` stream of this catalog.
+    """
     now = clock or (lambda: datetime.now(tz=UTC))
+    stream = vault_stream(kind) if vault_ctx is not None else kind.name
+    where = {"account": vault_ctx.account_id(points[0].region)} if vault_ctx is not None and points else {}
     by_id = {plan_id(p.region, p.point_id): p for p in points}
     rule_of = {d.point.point_id: d.rule for d in plan_out.decisions if not d.keep}
     batches: list[tuple[str, list[RecoveryPoint]]] = []
@@ -183,11 +249,14 @@ def execute_deletes(
     def _batch(arg: tuple[int, tuple[str, list[RecoveryPoint]]]) -> dict[str, str]:
         seq, (region, batch) = arg
         catalog.put_json(
-            audit_key(run_id, kind.name, seq, "intent"),
+            audit_key(run_id, stream, seq, "intent", plan),
             {
                 "run_id": run_id,
                 "kind": kind.name,
+                "stream": stream,
+                "plan": plan,
                 "region": region,
+                **where,
                 "at": format_window(now()),
                 "points": [
                     {
@@ -200,13 +269,19 @@ def execute_deletes(
                 ],
             },
         )
-        outcomes = kind.delete(ctx, region, batch)
+        if vault_ctx is None:
+            outcomes = kind.delete(ctx, region, batch)
+        else:
+            outcomes = kind.vault_delete(vault_ctx, region, batch)
         catalog.put_json(
-            audit_key(run_id, kind.name, seq, "outcome"),
+            audit_key(run_id, stream, seq, "outcome", plan),
             {
                 "run_id": run_id,
                 "kind": kind.name,
+                "stream": stream,
+                "plan": plan,
                 "region": region,
+                **where,
                 "at": format_window(now()),
                 "outcomes": outcomes,
             },
@@ -225,46 +300,180 @@ def execute_deletes(
     return deleted, refused, errors
 
 
+def _open_intents(catalog: Catalog, stream: str, plan: str | None) -> list[str]:
+    """Audit batches of ``stream`` (this plan's, and those written before keys had a plan) that
+    have an intent and no outcome: the run writing them was killed in between."""
+    keys = catalog.list_keys(AUDIT_PREFIX)
+    outcomes = {k[: -len(".outcome.json")] for k in keys if k.endswith(".outcome.json")}
+    intents = set()
+    for k in keys:
+        if not k.endswith(".intent.json") or _stream_of(k) != stream:
+            continue
+        scope = k[len(AUDIT_PREFIX) :].split("/")[2:-1]
+        if plan is None or scope in ([], [plan]):
+            intents.add(k[: -len(".intent.json")])
+    return sorted(intents - outcomes)
+
+
+def _close(catalog: Catalog, base: str, intent: dict[str, Any], result: dict[str, str]) -> dict[str, Any]:
+    record = {
+        **{k: intent.get(k) for k in ("run_id", "kind", "stream", "plan", "region", "account", "bucket")},
+        "at": format_window(datetime.now(tz=UTC)),
+        "outcomes": result,
+        "reconciled": True,
+    }
+    catalog.put_json(base + ".outcome.json", {k: v for k, v in record.items() if v is not None})
+    return record
+
+
 def reconcile(
-    ctx: AwsContext, kind: Kind, catalog: Catalog, policy: Policy, plan: str | None = None
+    ctx: AwsContext,
+    kind: Kind,
+    catalog: Catalog,
+    policy: Policy,
+    plan: str | None = None,
+    *,
+    vault_ctx: AwsContext | None = None,
 ) -> list[dict]:
     """Finish the audit trail of runs killed between an intent and its outcome.
 
-    For every intent without an outcome, the point is looked up again: gone means the delete
-    happened (``deleted (reconciled)``), present means it did not (``not deleted (reconciled)``;
-    the normal rules decide again in this run).
+    For every intent without an outcome, the point is looked up again (in the vault with
+    ``vault_ctx``): gone means the delete happened (``deleted (reconciled)``), present means it did
+    not (``not deleted (reconciled)``; the normal rules decide again in this run).
     """
-    keys = catalog.list_keys(AUDIT_PREFIX)
-    intents = {
-        k[: -len(".intent.json")] for k in keys if k.endswith(".intent.json") and f"/{kind.name}/" in k
-    }
-    outcomes = {k[: -len(".outcome.json")] for k in keys if k.endswith(".outcome.json")}
-    open_ = sorted(intents - outcomes)
+    stream = vault_stream(kind) if vault_ctx is not None else kind.name
+    open_ = _open_intents(catalog, stream, plan)
     if not open_:
         return []
-    regions = [policy.primary_region, *policy.dr_regions]
-    present = {(p.region, p.point_id) for r in regions for p in kind.list_points(ctx, r, plan)}
+    if vault_ctx is not None:
+        assert policy.vault is not None
+        listed = [p for r in policy.vault.regions for p in kind.vault_points(vault_ctx, r, None)]
+    else:
+        listed = [
+            p for r in (policy.primary_region, *policy.dr_regions) for p in kind.list_points(ctx, r, None)
+        ]
+    present = {(p.region, p.point_id) for p in listed}
     done = []
     for base in open_:
         intent = catalog.get_json(base + ".intent.json") or {}
+        region = intent.get("region")
         result = {
             p["point_id"]: (
-                "not deleted (reconciled)" if p["point_id"] in present else "deleted (reconciled)"
+                "not deleted (reconciled)" if (region, p["point_id"]) in present else "deleted (reconciled)"
             )
             for p in intent.get("points", [])
         }
-        record = {
-            "run_id": intent.get("run_id"),
-            "kind": kind.name,
-            "region": intent.get("region"),
-            "at": format_window(datetime.now(tz=UTC)),
-            "outcomes": result,
-            "reconciled": True,
-        }
-        catalog.put_json(base + ".outcome.json", record)
-        done.append(record)
-    log.info("Reconciled %d interrupted retention batches for %s", len(done), kind.name)
+        done.append(_close(catalog, base, {"kind": kind.name, **intent}, result))
+    log.info("Reconciled %d interrupted retention batches for %s", len(done), stream)
     return done
+
+
+def reconcile_data(
+    ctx: AwsContext, kind: Kind, catalog: Catalog, *, vault_ctx: AwsContext | None = None
+) -> list[dict]:
+    """The same for copied-data batches: each version is looked up (HEAD) in its bucket."""
+    from botocore.exceptions import ClientError
+
+    from awsdr.aws.context import error_code
+
+    done = []
+    for base in _open_intents(catalog, data_stream(kind, vault_ctx is not None), None):
+        intent = catalog.get_json(base + ".intent.json") or {}
+        s3 = (vault_ctx or ctx).client("s3", intent["region"])
+        result: dict[str, str] = {}
+        for item in intent.get("versions", []):
+            name = f"{item['Key']}@{item['VersionId']}"
+            try:
+                s3.head_object(Bucket=intent["bucket"], Key=item["Key"], VersionId=item["VersionId"])
+                result[name] = "not deleted (reconciled)"
+            except ClientError as err:
+                if error_code(err) not in (
+                    "404",
+                    "NoSuchKey",
+                    "NotFound",
+                    "NoSuchVersion",
+                    "NoSuchBucket",
+                    "405",
+                ):
+                    raise
+                result[name] = "deleted (reconciled)"
+        done.append(_close(catalog, base, intent, result))
+    return done
+
+
+def prune_data(
+    ctx: AwsContext,
+    kind: Kind,
+    catalog: Catalog,
+    regions: list[str],
+    *,
+    run_id: str,
+    dry_run: bool,
+    plan: str | None = None,
+    vault_ctx: AwsContext | None = None,
+    batch_size: int = 1000,
+) -> dict[str, Any]:
+    """Delete the copied data no remaining point names (:meth:`Kind.unreferenced_data`), after the
+    points: per bucket, in batches of ``batch_size`` versions, intent before and outcome after each
+    (stream ``<kind>-data``, or ``vault-<kind>-data`` in the vault). A dry run only counts."""
+    stream = data_stream(kind, vault_ctx is not None)
+    out: dict[str, Any] = {"stream": stream, "versions": 0, "deleted": 0, "refused": [], "errors": {}}
+    if not dry_run:
+        reconcile_data(ctx, kind, catalog, vault_ctx=vault_ctx)
+    seq = 0
+    for region in regions:
+        for bucket, items in kind.unreferenced_data(ctx, region, vault_ctx=vault_ctx):
+            out["versions"] += len(items)
+            if dry_run:
+                continue
+            for batch in chunks(items, batch_size):
+                record = {
+                    "run_id": run_id,
+                    "kind": kind.name,
+                    "stream": stream,
+                    "region": region,
+                    "bucket": bucket,
+                }
+                if vault_ctx is not None:
+                    record["account"] = vault_ctx.account_id(region)
+                catalog.put_json(
+                    audit_key(run_id, stream, seq, "intent", plan),
+                    {
+                        **record,
+                        "at": format_window(datetime.now(tz=UTC)),
+                        "rule": "unreferenced",
+                        "versions": batch,
+                    },
+                )
+                outcomes = kind.delete_data(ctx, region, bucket, batch, vault_ctx=vault_ctx)
+                catalog.put_json(
+                    audit_key(run_id, stream, seq, "outcome", plan),
+                    {**record, "at": format_window(datetime.now(tz=UTC)), "outcomes": outcomes},
+                )
+                seq += 1
+                for name, outcome in outcomes.items():
+                    if outcome in ("deleted", "absent"):
+                        out["deleted"] += 1
+                    elif outcome == "refused":
+                        out["refused"].append(f"{bucket}/{name}")
+                    else:
+                        out["errors"][f"{bucket}/{name}"] = outcome
+    if out["versions"]:
+        log.info(
+            "%s%s: %d copied versions no point names, %d deleted",
+            stream,
+            " (dry run)" if dry_run else "",
+            out["versions"],
+            out["deleted"],
+        )
+    return out
+
+
+def _has_data(kind: Kind) -> bool:
+    """Whether the kind keeps copied data apart from its points (it overrides ``unreferenced_data``)."""
+    from awsdr.kinds.base import Kind as BaseKind
+
+    return type(kind).unreferenced_data is not BaseKind.unreferenced_data
 
 
 def prune_kind(
@@ -279,21 +488,24 @@ def prune_kind(
     dry_run: bool,
     force: bool,
 ) -> KindRun:
-    """One retention pass: reconcile, decide, and (unless ``dry_run``) delete the planned points."""
+    """One retention pass: reconcile, decide, and (unless ``dry_run``) delete the planned points;
+    then the copied data no remaining point names (S3 DR bucket versions, :func:`prune_data`)."""
     run = KindRun(kind=kind.name, plan=plan)
     if not dry_run:
         reconcile(ctx, kind, catalog, policy, plan)
     orphan_key = f"{ORPHANS_PREFIX}{plan}/{kind.name}.json"
     plan_out, points, orphans = decide(
-        ctx, kind, policy, plan, now=now, force=force, orphan_state=catalog.get_json(orphan_key)
+        ctx,
+        kind,
+        policy,
+        plan,
+        now=now,
+        force=force,
+        orphan_state=catalog.get_json(orphan_key),
+        baseline=load_baseline(catalog, plan, kind.name),
     )
-    run.summary = plan_out.summary()
-    run.blocked = {f"{s}@{r}": msg for (s, r), msg in plan_out.blocked.items()}
+    _record_plan(run, plan_out)
     run.orphans = sorted(orphans)
-    run.decisions = [
-        {"point_id": d.point.point_id, "region": d.point.region, "keep": d.keep, "rule": d.rule}
-        for d in plan_out.decisions
-    ]
     if dry_run:
         log.info(
             "Dry run %s/%s: would delete %d of %d points",
@@ -302,9 +514,90 @@ def prune_kind(
             len(plan_out.to_delete()),
             len(points),
         )
-        return run
-    catalog.put_json(orphan_key, orphans)
-    run.deleted, run.refused, run.errors = execute_deletes(
-        ctx, kind, catalog, plan_out, points, run_id=run_id
+    else:
+        catalog.put_json(orphan_key, orphans)
+        run.deleted, run.refused, run.errors = execute_deletes(
+            ctx, kind, catalog, plan_out, points, run_id=run_id, plan=plan
+        )
+        save_baseline(catalog, plan, kind.name, plan_out, now)
+    if _has_data(kind):
+        run.data = prune_data(
+            ctx, kind, catalog, list(policy.dr_regions), run_id=run_id, dry_run=dry_run, plan=plan
+        )
+    return run
+
+
+def _record_plan(run: KindRun, plan_out: RetentionPlan) -> None:
+    run.summary = plan_out.summary()
+    run.blocked = {f"{s}@{r}": msg for (s, r), msg in plan_out.blocked.items()}
+    run.decisions = [
+        {"point_id": d.point.point_id, "region": d.point.region, "keep": d.keep, "rule": d.rule}
+        for d in plan_out.decisions
+    ]
+
+
+def prune_vault(
+    ctx: AwsContext,
+    vault_ctx: AwsContext,
+    kind: Kind,
+    catalog: Catalog,
+    policy: Policy,
+    plan: str,
+    *,
+    now: datetime,
+    run_id: str,
+    dry_run: bool,
+    force: bool,
+) -> KindRun:
+    """Retention of the vault copies of one kind of one plan (the policy has a ``vault``).
+
+    The same pure planner with the plan's DR rules over the vault copies (listed in the vault
+    account, one group per resource and vault region: the newest copy, holds, the newest verified
+    copy and the breaker protect them as anywhere else; orphans as the account's pass last saw
+    them). Deleted through ``vault_ctx`` in audited batches (stream ``vault-<kind>`` of this
+    catalog), then the vault's copied data no remaining vault copy names.
+    """
+    vault = policy.vault
+    if vault is None:
+        raise ValueError("the policy has no vault")
+    run = KindRun(kind=vault_stream(kind), plan=plan)
+    if not dry_run:
+        reconcile(ctx, kind, catalog, policy, plan, vault_ctx=vault_ctx)
+    regions = list(vault.regions)
+    with ThreadPoolExecutor(max_workers=len(regions)) as pool:
+        listed = list(pool.map(lambda r: kind.vault_points(vault_ctx, r, plan), regions))
+    points = [p for found in listed for p in found]
+    orphans: dict[str, str] = catalog.get_json(f"{ORPHANS_PREFIX}{plan}/{kind.name}.json") or {}
+    sources = {p.source_id for p in points}
+    plan_out = plan_retention(
+        [point_info(p, policy.primary_region) for p in points],
+        rules={DR: policy.plans[plan].retention.dr},
+        tz=policy.timezone,
+        now=now,
+        existing_sources=sources - set(orphans),
+        vanished_at={s: parse_window(t) for s, t in orphans.items()},
+        orphan_grace=policy.orphan_grace,
+        max_delete_fraction=policy.max_delete_fraction,
+        force=force,
+        baseline=load_baseline(catalog, plan, vault_stream(kind)),
     )
+    _record_plan(run, plan_out)
+    run.orphans = sorted(set(orphans) & sources)
+    if dry_run:
+        log.info(
+            "Dry run %s/%s: would delete %d of %d vault copies",
+            plan,
+            kind.name,
+            len(plan_out.to_delete()),
+            len(points),
+        )
+    else:
+        run.deleted, run.refused, run.errors = execute_deletes(
+            ctx, kind, catalog, plan_out, points, run_id=run_id, plan=plan, vault_ctx=vault_ctx
+        )
+        save_baseline(catalog, plan, vault_stream(kind), plan_out, now)
+    if _has_data(kind):
+        run.data = prune_data(
+            ctx, kind, catalog, regions, run_id=run_id, dry_run=dry_run, plan=plan, vault_ctx=vault_ctx
+        )
     return run

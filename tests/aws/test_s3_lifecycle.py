@@ -364,6 +364,9 @@ def test_prune_removes_only_unreferenced_copied_versions(ctx):
     foreign = _put(dr, DR_BUCKET, "a", b"written by someone else")
     assert kind.delete(ctx, DR, [c1]) == {c1.point_id: DELETED}
     index, _ = get_doc(dr, CATALOG, dr_index_key(DR, SRC))
+    # the primary point p1 still lacks its copy: a copy sweep would reuse a1's DR version
+    assert kind.prune_dr(ctx, DR, SRC) == []
+    assert kind.delete(ctx, PRIMARY, [p1]) == {p1.point_id: DELETED}
     pruned = kind.prune_dr(ctx, DR, SRC)
     assert pruned == [{"Key": "a", "VersionId": index["versions"][v["a1"]]}]
     left = {x["VersionId"] for x in _dr_versions(ctx)}

@@ -227,6 +227,57 @@ class Kind:
         """Let ``account_id`` copy ``point`` (vault copies). Kinds that cannot share raise CaptureError."""
         raise CaptureError(f"{self.name} points cannot be shared across accounts")
 
+    # --- vault (a separate account) ------------------------------------------------------------
+    # The default is the snapshot model: share the DR copy, copy it with the vault's clients, list
+    # and delete in the vault account like anywhere else. Kinds whose points are catalog documents
+    # (S3, DynamoDB exports) keep their vault points in the vault account instead and override these.
+
+    def vault_copy(
+        self,
+        ctx: AwsContext,
+        point: RecoveryPoint,
+        *,
+        vault_ctx: AwsContext,
+        account_id: str,
+        region: str,
+        kms_key_id: str,
+        tags: dict[str, str],
+    ) -> RecoveryPoint:
+        """Copy the DR copy ``point`` (in ``region``) into the vault account, encrypted with its key."""
+        self.share(ctx, point, account_id)
+        return self.copy(ctx, point, dest_region=region, kms_key_id=kms_key_id, tags=tags, dest_ctx=vault_ctx)
+
+    def vault_points(
+        self, vault_ctx: AwsContext, region: str, plan: str | None = None
+    ) -> list[RecoveryPoint]:
+        """The vault copies in ``region`` (same contract as :meth:`list_points`)."""
+        return self.list_points(vault_ctx, region, plan)
+
+    def vault_delete(self, vault_ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
+        """Delete vault copies (same contract as :meth:`delete`)."""
+        return self.delete(vault_ctx, region, points)
+
+    def unreferenced_data(
+        self, ctx: AwsContext, region: str, *, vault_ctx: AwsContext | None = None
+    ) -> list[tuple[str, list[dict[str, str]]]]:
+        """``(bucket, [{"Key", "VersionId"}])`` of copied data no remaining point names any more
+        (S3 keeps a copy's data apart from its point), in this account's DR buckets or, with
+        ``vault_ctx``, in the vault's; retention deletes it after the points. Default: none
+        (deleting a point deletes its data)."""
+        return []
+
+    def delete_data(
+        self,
+        ctx: AwsContext,
+        region: str,
+        bucket: str,
+        items: list[dict[str, str]],
+        *,
+        vault_ctx: AwsContext | None = None,
+    ) -> dict[str, str]:
+        """Delete what :meth:`unreferenced_data` returned, re-checked first: ``{"key@version": outcome}``."""
+        raise NotImplementedError
+
     def set_tags(self, ctx: AwsContext, point: RecoveryPoint, tags: dict[str, str]) -> None:
         """Add or overwrite ``tags`` on ``point`` (e.g. ``awsdr:verified-at`` after verification)."""
         raise NotImplementedError

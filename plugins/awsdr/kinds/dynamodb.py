@@ -70,15 +70,18 @@ from awsdr.kinds.base import (
     point_from_tags,
 )
 from awsdr.kinds.s3 import (
+    copy_version,
     deletable,
     delete_versions,
     ensure_bucket,
     get_doc,
+    grant_vault_read,
     list_keys,
     list_versions,
     make_bucket_name,
     put_doc,
     resolve_kms_key,
+    vault_bucket_name,
 )
 from awsdr.windows import (
     DYNAMODB_NAME,
@@ -849,6 +852,200 @@ class DynamoDbKind(Kind):
         if point is not None and desc and desc.get("FailureMessage"):
             point.error = f"{desc.get('FailureCode')}: {desc['FailureMessage']}"
         return point
+
+    # --- vault: the export copy's objects copied into the vault account ---------------------------
+    # Layout in the vault account's bucket ``<catalog bucket>-vault-<region>`` (s3.vault_bucket_name):
+    # the objects under ``exports/<plan>/<table>/<window stamp>/`` (the DR export's layout, so
+    # ImportTable reads them as they are) and the sidecar ``points/dynamodb/<plan>/<table>/<stamp>.tags.json``,
+    # written last: a vault point exists only once all its objects do.
+
+    def share(self, ctx: AwsContext, point: RecoveryPoint, account_id: str) -> None:
+        """Let ``account_id`` read the export copy's bucket (bucket policy) and decrypt it (KMS grant).
+
+        Backups cannot be shared across accounts (AWS Backup can); their export copies can.
+        """
+        if is_backup_arn(point.point_id):
+            raise CaptureError(f"{point.point_id} is a backup: only export copies are shared with the vault")
+        bucket = point.details.get("bucket")
+        if not bucket:
+            raise CaptureError(f"{point.point_id}: the copy records no export bucket")
+        grant_vault_read(ctx, point.region, str(bucket), account_id, point.details.get("kms_key_id"))
+
+    def vault_copy(
+        self,
+        ctx: AwsContext,
+        point: RecoveryPoint,
+        *,
+        vault_ctx: AwsContext,
+        account_id: str,
+        region: str,
+        kms_key_id: str,
+        tags: dict[str, str],
+    ) -> RecoveryPoint:
+        """Copy a complete export copy's objects into the vault bucket (by the vault role, SSE-KMS
+        with the vault's key), then write its sidecar there. Idempotent: an existing sidecar is
+        returned; an object already copied (same key and size, origin version in its metadata) is
+        not copied again."""
+        if is_backup_arn(point.point_id) or point.status != AVAILABLE:
+            raise CaptureError(f"{point.point_id}: only complete export copies go to the vault")
+        if not self.catalog_bucket:
+            raise ValueError("DynamoDbKind.catalog_bucket is not set: no vault bucket name")
+        vs3 = vault_ctx.client("s3", region)
+        vault_bucket = vault_bucket_name(self.catalog_bucket, region)
+        key = sidecar_key(point.plan, point.source_id, point.window)
+        try:
+            found, _ = get_doc(vs3, vault_bucket, key)
+        except ClientError as err:
+            if error_code(err) not in ("NoSuchBucket", "404"):
+                raise CaptureError(f"vault sidecar {key}: {error_code(err)}: {err}") from err
+            found = None
+        if found is not None:
+            made = self._sidecar_point(key, found, AVAILABLE, _when(found.get("copied_at")), {})
+            if made is None:
+                raise CaptureError(f"vault sidecar {key} exists and is not a managed point")
+            return made
+        details = dict(point.details)
+        src_bucket, src_prefix = str(details.get("bucket", "")), str(details.get("prefix", "")).rstrip("/")
+        if not src_bucket or not src_prefix:
+            raise CaptureError(f"{point.point_id}: the copy records no export bucket or prefix")
+        kms_arn = resolve_kms_key(vault_ctx, region, kms_key_id)
+        ensure_bucket(
+            vs3,
+            vault_bucket,
+            region,
+            kms_key_arn=kms_arn,
+            tags={"awsdr:vault": "true"},
+            ready=self._ready,
+            lock=self._lock,
+        )
+        self.share(ctx, point, account_id)
+        prefix = export_prefix(point.plan, point.source_id, point.window)
+        try:
+            versions, _ = list_versions(vs3, src_bucket, src_prefix + "/")
+            have, _ = list_versions(vs3, vault_bucket, prefix + "/")
+        except ClientError as err:
+            raise CaptureError(f"export objects of {point.point_id}: {error_code(err)}: {err}") from err
+        sources = [v for v in versions if v.get("IsLatest")]
+        if not sources:
+            raise CaptureError(f"{point.point_id}: no export objects under s3://{src_bucket}/{src_prefix}/")
+        done = {(v["Key"], int(v.get("Size", 0))) for v in have if v.get("IsLatest")}
+
+        def _copy(v: dict[str, Any]) -> tuple[int, str | None]:
+            target = prefix + v["Key"][len(src_prefix) :]
+            if (target, int(v.get("Size", 0))) in done:
+                return int(v.get("Size", 0)), None
+            try:
+                copy_version(
+                    vs3,
+                    vs3,
+                    src_bucket,
+                    v["Key"],
+                    str(v["VersionId"]),
+                    vault_bucket,
+                    kms_arn,
+                    origin_version=str(v["VersionId"]),
+                    dest_key=target,
+                )
+            except ClientError as err:
+                return 0, f"{v['Key']}: {error_code(err)} {err}"
+            return int(v.get("Size", 0)), None
+
+        with ThreadPoolExecutor(max_workers=min(CATALOG_WORKERS, len(sources))) as pool:
+            results = list(pool.map(_copy, sources))
+        errors = [e for _, e in results if e]
+        if errors:
+            raise CaptureError(
+                f"{len(errors)} of {len(sources)} export objects not copied to the vault: {'; '.join(errors[:5])}"
+            )
+        vault_details: dict[str, Any] = {
+            **{
+                k: details[k]
+                for k in ("export_arn", "export_time", "table_schema", "item_count", "digest")
+                if k in details
+            },
+            "bucket": vault_bucket,
+            "prefix": prefix,
+            "kms_key_id": kms_arn,
+            "account_id": account_id,
+            "source_point": point.point_id,
+            "object_count": len(sources),
+            "size_bytes": sum(size for size, _ in results),
+        }
+        doc = {
+            "schema": 1,
+            "kind": self.name,
+            "point_id": f"s3://{vault_bucket}/{prefix}",
+            "region": region,
+            "table": point.source_id,
+            "plan": point.plan,
+            "window": format_window(point.window),
+            "copied_at": format_window(datetime.now(UTC)),
+            "tags": dict(tags),
+            "details": _jsonable(vault_details),
+        }
+        try:
+            if not put_doc(vs3, vault_bucket, key, doc, if_none_match=True):
+                doc = get_doc(vs3, vault_bucket, key)[0] or doc
+        except ClientError as err:
+            raise CaptureError(f"vault sidecar {key}: {error_code(err)}: {err}") from err
+        made = self._sidecar_point(key, doc, AVAILABLE, _when(doc.get("copied_at")), {})
+        if made is None:
+            raise CaptureError(f"vault sidecar {key} does not make a managed point (tags {tags})")
+        return made
+
+    def vault_points(
+        self, vault_ctx: AwsContext, region: str, plan: str | None = None
+    ) -> list[RecoveryPoint]:
+        """The vault copies in ``region``: one listing and the sidecars of the vault bucket."""
+        if not self.catalog_bucket:
+            raise ValueError("DynamoDbKind.catalog_bucket is not set: no vault bucket name")
+        vs3 = vault_ctx.client("s3", region)
+        sub = f"{plan}/" if plan else ""
+        try:
+            docs = self._read_sidecars(
+                vs3, vault_bucket_name(self.catalog_bucket, region), f"points/dynamodb/{sub}"
+            )
+        except ClientError as err:
+            if error_code(err) in ("NoSuchBucket", "404"):
+                return []
+            raise
+        points = [self._sidecar_point(k, d, AVAILABLE, _when(d.get("copied_at")), {}) for k, d in docs]
+        return [p for p in points if p is not None and (plan is None or p.plan == plan)]
+
+    def vault_delete(self, vault_ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
+        """Delete vault copies after a fresh read of each sidecar: every object version under the
+        copy's prefix, then every version of the sidecar (the vault bucket is versioned)."""
+        if not points:
+            return {}
+        if not self.catalog_bucket:
+            raise ValueError("DynamoDbKind.catalog_bucket is not set: no vault bucket name")
+        vs3 = vault_ctx.client("s3", region)
+        bucket = vault_bucket_name(self.catalog_bucket, region)
+
+        def _one(point: RecoveryPoint) -> str:
+            key = sidecar_key(point.plan, point.source_id, point.window)
+            try:
+                doc, _ = get_doc(vs3, bucket, key)
+                if doc is None or doc.get("point_id") != point.point_id:
+                    return ABSENT
+                if not deletable(doc.get("tags") or {}):
+                    return REFUSED
+                prefix = str((doc.get("details") or {}).get("prefix", "")).rstrip("/")
+                items: list[dict[str, str]] = []
+                for where in ([prefix + "/"] if prefix else []) + [key]:
+                    versions, markers = list_versions(vs3, bucket, where)
+                    items += [
+                        {"Key": v["Key"], "VersionId": v["VersionId"]}
+                        for v in versions + markers
+                        if where != key or v["Key"] == key
+                    ]
+                errors = delete_versions(vs3, bucket, items)
+            except ClientError as err:
+                return f"error: {error_code(err)} {err}"
+            return f"error: {len(errors)} vault objects not deleted: {errors[0]}" if errors else DELETED
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(points))) as pool:
+            return dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
 
     # --- tags / delete ----------------------------------------------------------------------------
 

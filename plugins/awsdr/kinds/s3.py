@@ -483,6 +483,298 @@ def prune_dr_versions(
     return doomed
 
 
+# --- copied data no point names any more; sharing with the vault ----------------------------------
+
+#: Sid of the bucket-policy statement that lets the vault account read a DR bucket.
+VAULT_SID = "awsdr-vault-read"
+
+
+def version_id_of(item: dict[str, str]) -> str:
+    """``key@version``: how a deleted object version is named in audit records."""
+    return f"{item['Key']}@{item['VersionId']}"
+
+
+def held(s3: Any, bucket: str, key: str, version_id: str, head: dict[str, Any]) -> bool:
+    """A version under legal hold: S3 Object Lock legal hold ON, or an ``awsdr:legal-hold`` object tag.
+
+    (An Object Lock retention period also protects it: S3 refuses the delete, reported as an error.)
+    """
+    if head.get("ObjectLockLegalHoldStatus") == "ON":
+        return True
+    if not int(head.get("TagCount") or 0):
+        return False
+    try:
+        tags = tag_dict(s3.get_object_tagging(Bucket=bucket, Key=key, VersionId=version_id).get("TagSet"))
+    except ClientError as err:
+        if error_code(err) in (*_NOT_FOUND, "NoSuchVersion"):
+            return False
+        raise
+    return TAG_LEGAL_HOLD in tags
+
+
+def copied_versions_outside(
+    s3: Any, bucket: str, keep_version_ids: set[str], keep_origins: set[str]
+) -> list[dict[str, str]]:
+    """The versions of ``bucket`` this product copied that nothing keeps.
+
+    Candidates: versions not in ``keep_version_ids`` that carry ``awsdr-source-version-id``
+    (HEAD of each, pool of 16; replicas and anybody else's objects never qualify) whose origin
+    version is not in ``keep_origins`` (a copy still being made names it) and that are not under
+    legal hold (:func:`held`).
+    """
+    versions, _ = list_versions(s3, bucket)
+    candidates = [v for v in versions if v["VersionId"] not in keep_version_ids]
+
+    def _one(version: dict[str, Any]) -> dict[str, str] | None:
+        key, vid = version["Key"], version["VersionId"]
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key, VersionId=vid)
+        except ClientError as err:
+            if error_code(err) in (*_NOT_FOUND, "NoSuchVersion", "405"):
+                return None
+            raise
+        origin = (head.get("Metadata") or {}).get(META_SOURCE_VERSION)
+        if origin is None or origin in keep_origins or held(s3, bucket, key, vid, head):
+            return None
+        return {"Key": key, "VersionId": vid}
+
+    if not candidates:
+        return []
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(candidates))) as pool:
+        return [c for c in pool.map(_one, candidates) if c is not None]
+
+
+def delete_copied_versions(s3: Any, bucket: str, items: list[dict[str, str]]) -> dict[str, str]:
+    """Delete copied versions after a fresh HEAD of each: ``{"key@version": outcome}``.
+
+    Refused: no ``awsdr-source-version-id`` (not ours) or under legal hold. Already gone: absent.
+    """
+    outcomes: dict[str, str] = {}
+
+    def _check(item: dict[str, str]) -> tuple[dict[str, str], str | None]:
+        try:
+            head = s3.head_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+        except ClientError as err:
+            if error_code(err) in (*_NOT_FOUND, "NoSuchVersion", "405"):
+                return item, ABSENT
+            return item, f"error: {error_code(err)} {err}"
+        if META_SOURCE_VERSION not in (head.get("Metadata") or {}):
+            return item, REFUSED
+        if held(s3, bucket, item["Key"], item["VersionId"], head):
+            return item, REFUSED
+        return item, None
+
+    if not items:
+        return outcomes
+    todo: list[dict[str, str]] = []
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+        for item, verdict in pool.map(_check, items):
+            if verdict is None:
+                todo.append(item)
+            else:
+                outcomes[version_id_of(item)] = verdict
+    failed: dict[str, str] = {}
+    for batch in chunks(todo, DELETE_BATCH):
+        try:
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        except ClientError as err:
+            failed.update({version_id_of(i): f"error: {error_code(err)} {err}" for i in batch})
+            continue
+        for e in response.get("Errors", []):
+            name = f"{e.get('Key')}@{e.get('VersionId')}"
+            failed[name] = f"error: {e.get('Code')} {e.get('Message')}"
+    for item in todo:
+        outcomes[version_id_of(item)] = failed.get(version_id_of(item), DELETED)
+    return outcomes
+
+
+def grant_vault_read(
+    ctx: AwsContext, region: str, bucket: str, account_id: str, kms_key_arn: str | None
+) -> None:
+    """Let ``account_id`` read every object version of ``bucket`` (a DR bucket) and decrypt them.
+
+    A bucket-policy statement ``awsdr-vault-read`` (GetObject/GetObjectVersion/tagging, ListBucket/
+    ListBucketVersions; other statements kept, rewritten only when it differs) and a KMS grant named
+    ``awsdr-vault-<account>`` on the bucket's key (Decrypt, DescribeKey; the name makes a retry
+    return the same grant). The vault role's own IAM policy must allow the same actions on these
+    ARNs: cross-account access needs both sides.
+    """
+    s3 = ctx.client("s3", region)
+    partition = _partition_of(region)
+    principal = f"arn:{partition}:iam::{account_id}:root"
+    statement = {
+        "Sid": VAULT_SID,
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": [
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersionTagging",
+            "s3:ListBucket",
+            "s3:ListBucketVersions",
+        ],
+        "Resource": [f"arn:{partition}:s3:::{bucket}", f"arn:{partition}:s3:::{bucket}/*"],
+    }
+    try:
+        found = _optional(s3.get_bucket_policy, ("NoSuchBucketPolicy",), Bucket=bucket)
+        policy: dict[str, Any] = (
+            json.loads(found["Policy"]) if found else {"Version": "2012-10-17", "Statement": []}
+        )
+        statements = [s for s in policy.get("Statement", []) if s.get("Sid") != VAULT_SID]
+        if [s for s in policy.get("Statement", []) if s.get("Sid") == VAULT_SID] != [statement]:
+            policy["Statement"] = [*statements, statement]
+            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        if kms_key_arn:
+            ctx.client("kms", region).create_grant(
+                KeyId=kms_key_arn,
+                GranteePrincipal=principal,
+                Operations=["Decrypt", "DescribeKey"],
+                Name=f"awsdr-vault-{account_id}",
+            )
+    except ClientError as err:
+        raise CaptureError(f"share of {bucket} with {account_id}: {error_code(err)}: {err}") from err
+
+
+def _partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def vault_bucket_name(catalog_bucket: str, region: str) -> str:
+    """The vault account's bucket in ``region``: ``<catalog bucket>-vault-<region>`` (<= 63).
+
+    It holds the vault points (manifests, sidecars, indexes) and the DynamoDB exports' copies.
+    """
+    return make_bucket_name(catalog_bucket, "vault", region)
+
+
+def vault_data_bucket_name(bucket: str, region: str) -> str:
+    """The vault account's copy of an S3 bucket in ``region``: ``<bucket>-vault-<region>`` (<= 63)."""
+    return make_bucket_name(bucket, "vault", region)
+
+
+def copy_version(
+    src: Any,
+    dst: Any,
+    source_bucket: str,
+    key: str,
+    version_id: str,
+    dest_bucket: str,
+    kms_arn: str,
+    *,
+    origin_version: str,
+    origin_etag: str = "",
+    dest_key: str | None = None,
+    copy_limit: int = COPY_LIMIT,
+    part_size: int = PART_SIZE,
+) -> str:
+    """Copy one object version into ``dest_bucket`` (same key unless ``dest_key``), SSE-KMS with
+    ``kms_arn``, metadata kept plus ``awsdr-source-version-id=origin_version``; returns the new
+    version id. CopyObject up to ``copy_limit``, UploadPartCopy above (aborted on failure)."""
+    target = dest_key or key
+    source = {"Bucket": source_bucket, "Key": key, "VersionId": version_id}
+    head = src.head_object(Bucket=source_bucket, Key=key, VersionId=version_id)
+    metadata = dict(head.get("Metadata") or {})
+    metadata[META_SOURCE_VERSION] = origin_version
+    metadata[META_SOURCE_ETAG] = origin_etag
+    common: dict[str, Any] = {
+        "Bucket": dest_bucket,
+        "Key": target,
+        "Metadata": metadata,
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": kms_arn,
+        "BucketKeyEnabled": True,
+    }
+    for name in ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage"):
+        if head.get(name):
+            common[name] = head[name]
+    size = int(head.get("ContentLength", 0))
+    if size <= copy_limit:
+        response = dst.copy_object(CopySource=source, MetadataDirective="REPLACE", **common)
+        return str(response["VersionId"])
+    upload = dst.create_multipart_upload(**common)["UploadId"]
+    part = max(part_size, -(-size // MAX_PARTS))
+    parts: list[dict[str, Any]] = []
+    try:
+        for number, start in enumerate(range(0, size, part), start=1):
+            end = min(start + part, size) - 1
+            result = dst.upload_part_copy(
+                Bucket=dest_bucket,
+                Key=target,
+                UploadId=upload,
+                PartNumber=number,
+                CopySource=source,
+                CopySourceRange=f"bytes={start}-{end}",
+            )
+            parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
+        done = dst.complete_multipart_upload(
+            Bucket=dest_bucket, Key=target, UploadId=upload, MultipartUpload={"Parts": parts}
+        )
+    except Exception:
+        try:
+            dst.abort_multipart_upload(Bucket=dest_bucket, Key=target, UploadId=upload)
+        except ClientError as err:
+            log.warning("Abort of multipart copy %s failed: %s", target, error_code(err))
+        raise
+    return str(done["VersionId"])
+
+
+#: The vault bucket's index of copied versions per source bucket: ``points/s3-index/<bucket>.json``.
+VAULT_INDEX_PREFIX = "points/s3-index/"
+
+
+def vault_index_key(bucket: str) -> str:
+    return f"{VAULT_INDEX_PREFIX}{bucket}.json"
+
+
+def vault_manifest_key(region: str, dr_key: str) -> str:
+    """The vault manifest of the DR manifest ``dr_key``: ``points/s3/<plan>/<bucket>/<stamp>.json``
+    in the vault bucket (the DR key without ``points/s3-dr/<region>/``)."""
+    return "points/s3/" + dr_key[len(f"points/s3-dr/{region}/") :]
+
+
+def _delete_manifests(
+    catalog: Any, catalog_bucket: str, points: list[RecoveryPoint], *, all_versions: bool
+) -> dict[str, str]:
+    """Delete manifests after re-reading their tags (refused unless managed and not held).
+
+    ``all_versions``: in a versioned bucket (the vault's) delete every version of the key, so
+    nothing is left behind as a noncurrent version.
+    """
+    if not points:
+        return {}
+
+    def _one(point: RecoveryPoint) -> str:
+        key = point.point_id
+        try:
+            header = read_header(catalog, catalog_bucket, key)
+            if header is None:
+                return ABSENT
+            tags = {**(header.get("tags") or {}), **object_tags(catalog, catalog_bucket, key)}
+            if not deletable(tags):
+                return REFUSED
+            if not all_versions:
+                catalog.delete_object(Bucket=catalog_bucket, Key=key)
+                return DELETED
+            versions, markers = list_versions(catalog, catalog_bucket, key)
+            items = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions + markers if v["Key"] == key
+            ]
+            errors = delete_versions(catalog, catalog_bucket, items)
+            if errors:
+                return f"error: {errors[0]}"
+        except ClientError as err:
+            return f"error: {error_code(err)} {err}"
+        return DELETED
+
+    with ThreadPoolExecutor(max_workers=min(8, len(points))) as pool:
+        return dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
+
+
 def _listing_keys(keys: list[str], prefix: str, depth: int) -> list[str]:
     """Manifest keys under ``prefix`` with exactly ``depth`` path segments after it, ending .json."""
     out = []
@@ -815,6 +1107,9 @@ class S3Kind(Kind):
                     "replication": header.get("replication"),
                 }
             )
+            if header.get("vault_bucket"):
+                details["vault_bucket"] = header["vault_bucket"]
+                details["account_id"] = header.get("account_id")
         point = point_from_tags(
             self.name,
             key,
@@ -895,57 +1190,19 @@ class S3Kind(Kind):
         self, src: Any, dst: Any, source_bucket: str, dr_bucket: str, entry: dict[str, Any], kms_arn: str
     ) -> str:
         """Copy one source version into the DR bucket; returns the DR version id."""
-        source = {"Bucket": source_bucket, "Key": entry["key"], "VersionId": entry["version_id"]}
-        head = src.head_object(Bucket=source_bucket, Key=entry["key"], VersionId=entry["version_id"])
-        metadata = dict(head.get("Metadata") or {})
-        metadata[META_SOURCE_VERSION] = str(entry["version_id"])
-        metadata[META_SOURCE_ETAG] = str(entry.get("etag", ""))
-        common: dict[str, Any] = {
-            "Bucket": dr_bucket,
-            "Key": entry["key"],
-            "Metadata": metadata,
-            "ServerSideEncryption": "aws:kms",
-            "SSEKMSKeyId": kms_arn,
-            "BucketKeyEnabled": True,
-        }
-        for name in (
-            "ContentType",
-            "CacheControl",
-            "ContentDisposition",
-            "ContentEncoding",
-            "ContentLanguage",
-        ):
-            if head.get(name):
-                common[name] = head[name]
-        size = int(head.get("ContentLength", entry.get("size", 0)))
-        if size <= self.copy_limit:
-            response = dst.copy_object(CopySource=source, MetadataDirective="REPLACE", **common)
-            return str(response["VersionId"])
-        upload = dst.create_multipart_upload(**common)["UploadId"]
-        part_size = max(self.part_size, -(-size // MAX_PARTS))
-        parts: list[dict[str, Any]] = []
-        try:
-            for number, start in enumerate(range(0, size, part_size), start=1):
-                end = min(start + part_size, size) - 1
-                result = dst.upload_part_copy(
-                    Bucket=dr_bucket,
-                    Key=entry["key"],
-                    UploadId=upload,
-                    PartNumber=number,
-                    CopySource=source,
-                    CopySourceRange=f"bytes={start}-{end}",
-                )
-                parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
-            done = dst.complete_multipart_upload(
-                Bucket=dr_bucket, Key=entry["key"], UploadId=upload, MultipartUpload={"Parts": parts}
-            )
-        except Exception:
-            try:
-                dst.abort_multipart_upload(Bucket=dr_bucket, Key=entry["key"], UploadId=upload)
-            except ClientError as err:
-                log.warning("Abort of multipart copy %s failed: %s", entry["key"], error_code(err))
-            raise
-        return str(done["VersionId"])
+        return copy_version(
+            src,
+            dst,
+            source_bucket,
+            entry["key"],
+            str(entry["version_id"]),
+            dr_bucket,
+            kms_arn,
+            origin_version=str(entry["version_id"]),
+            origin_etag=str(entry.get("etag", "")),
+            copy_limit=self.copy_limit,
+            part_size=self.part_size,
+        )
 
     def _save_index(
         self,
@@ -1172,59 +1429,339 @@ class S3Kind(Kind):
         raise CaptureError(f"manifest {key} kept changing: tags not set")
 
     def delete(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
-        """Delete manifests (primary points and DR copies); object data is never deleted here."""
-        if not points:
-            return {}
-        catalog, catalog_bucket = self._catalog(ctx, region)
+        """Delete manifests (primary points and DR copies); object data is never deleted here.
 
-        def _one(point: RecoveryPoint) -> str:
-            key = point.point_id
-            try:
-                header = read_header(catalog, catalog_bucket, key)
-                if header is None:
-                    return ABSENT
-                tags = {**(header.get("tags") or {}), **object_tags(catalog, catalog_bucket, key)}
-                if not deletable(tags):
-                    return REFUSED
-                catalog.delete_object(Bucket=catalog_bucket, Key=key)
-            except ClientError as err:
-                return f"error: {error_code(err)} {err}"
-            return DELETED
-
-        with ThreadPoolExecutor(max_workers=min(8, len(points))) as pool:
-            return dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
-
-    def prune_dr(self, ctx: AwsContext, region: str, bucket: str) -> list[dict[str, str]]:
-        """Remove ``bucket``'s DR versions in ``region`` that no remaining DR manifest names.
-
-        Reads every DR manifest of ``bucket`` in ``region`` (all plans), keeps the versions they
-        name, prunes the rest (:func:`prune_dr_versions`) and drops them from the index.
+        DR bucket versions no remaining manifest names go later (:meth:`unreferenced_data`).
         """
         catalog, catalog_bucket = self._catalog(ctx, region)
-        index_key = dr_index_key(region, bucket)
-        index_doc, _ = get_doc(catalog, catalog_bucket, index_key)
+        return _delete_manifests(catalog, catalog_bucket, points, all_versions=False)
+
+    # --- data no point names any more (retention) --------------------------------------------------
+
+    def _dr_manifests(self, catalog: Any, catalog_bucket: str, region: str) -> dict[str, list[str]]:
+        """Source bucket -> its DR manifest keys in ``region`` (every plan; buckets with only an index too)."""
         prefix = f"points/s3-dr/{region}/"
-        manifests = [
-            k
-            for k in _listing_keys(list_keys(catalog, catalog_bucket, prefix), prefix, 3)
-            if k.split("/")[4] == bucket
-        ]
-        keep: set[str] = set()
-        dr_bucket = (index_doc or {}).get("dr_bucket")
-        for key in manifests:
-            doc, _ = get_doc(catalog, catalog_bucket, key)
-            if doc is None:
+        keys = list_keys(catalog, catalog_bucket, prefix)
+        out: dict[str, list[str]] = {}
+        for key in keys:
+            rest = key[len(prefix) :].split("/")
+            if len(rest) == 2 and rest[1] == "index.json":
+                out.setdefault(rest[0], [])
+        for key in _listing_keys(keys, prefix, 3):
+            out.setdefault(key.split("/")[4], []).append(key)
+        return out
+
+    def unreferenced_data(
+        self, ctx: AwsContext, region: str, *, vault_ctx: AwsContext | None = None
+    ) -> list[tuple[str, list[dict[str, str]]]]:
+        """Copied versions (DR buckets, or the vault's with ``vault_ctx``) that nothing keeps.
+
+        Kept: every version a manifest names (managed or not, held or not: a manifest retention
+        keeps keeps its data), every version whose origin a copy still to be made would reuse
+        (a point without its copy in this region, read from its manifest), versions under legal
+        hold, and anything this product did not copy (no ``awsdr-source-version-id``).
+        """
+        catalog, catalog_bucket = self._catalog(ctx, region)
+        dr = self._dr_manifests(catalog, catalog_bucket, region)
+        if vault_ctx is None:
+            s3 = ctx.client("s3", region)
+            primary = list_keys(catalog, catalog_bucket, "points/s3/")
+            copies_of = {k[len(f"points/s3-dr/{region}/") :] for keys in dr.values() for k in keys}
+            pending = [
+                k for k in _listing_keys(primary, "points/s3/", 3) if k[len("points/s3/") :] not in copies_of
+            ]
+            holders = {b: (keys, catalog, catalog_bucket) for b, keys in dr.items()}
+            index_of = {b: dr_index_key(region, b) for b in dr}
+            index_in = (catalog, catalog_bucket)
+        else:
+            s3 = vault_ctx.client("s3", region)
+            vault_catalog = vault_bucket_name(self._catalog_name(), region)
+            try:
+                vault_keys = list_keys(s3, vault_catalog, "points/s3/")
+            except ClientError as err:
+                if error_code(err) in _NO_BUCKET:
+                    return []
+                raise
+            vaulted = _listing_keys(vault_keys, "points/s3/", 3)
+            have = {k[len("points/s3/") :] for k in vaulted}
+            pending = [
+                k for keys in dr.values() for k in keys if k[len(f"points/s3-dr/{region}/") :] not in have
+            ]
+            by_bucket: dict[str, list[str]] = {}
+            for k in vaulted:
+                by_bucket.setdefault(k.split("/")[3], []).append(k)
+            for k in vault_keys:
+                if k.startswith(VAULT_INDEX_PREFIX) and k.endswith(".json"):
+                    by_bucket.setdefault(k[len(VAULT_INDEX_PREFIX) : -len(".json")], [])
+            holders = {b: (keys, s3, vault_catalog) for b, keys in by_bucket.items()}
+            index_of = {b: vault_index_key(b) for b in by_bucket}
+            index_in = (s3, vault_catalog)
+        origins: dict[str, set[str]] = {}
+        for key in pending:
+            source = key.split("/")[-2]
+            if source not in holders:
                 continue
-            dr_bucket = dr_bucket or doc.get("dr_bucket")
-            keep.update(str(o["dr_version_id"]) for o in doc.get("objects", []) if o.get("dr_version_id"))
-        if not dr_bucket:
-            return []
-        pruned = prune_dr_versions(ctx, region, dr_bucket, keep)
-        gone = {p["VersionId"] for p in pruned}
-        stale = {k for k, v in ((index_doc or {}).get("versions") or {}).items() if v in gone}
-        if stale:
-            self._save_index(catalog, catalog_bucket, index_key, bucket, dr_bucket, {}, drop=stale)
+            doc, _ = get_doc(catalog, catalog_bucket, key)
+            origins.setdefault(source, set()).update(
+                str(o["version_id"]) for o in (doc or {}).get("objects", [])
+            )
+        out: list[tuple[str, list[dict[str, str]]]] = []
+        for source, (keys, reader, reader_bucket) in sorted(holders.items()):
+            index_doc, _ = get_doc(index_in[0], index_in[1], index_of[source])
+            data_bucket = (index_doc or {}).get("dr_bucket")
+            keep: set[str] = set()
+            for key in keys:
+                doc, _ = get_doc(reader, reader_bucket, key)
+                if doc is None:
+                    continue
+                data_bucket = data_bucket or doc.get("vault_bucket") or doc.get("dr_bucket")
+                field_name = "vault_version_id" if vault_ctx is not None else "dr_version_id"
+                keep.update(str(o[field_name]) for o in doc.get("objects", []) if o.get(field_name))
+            if not data_bucket:
+                continue
+            try:
+                doomed = copied_versions_outside(s3, data_bucket, keep, origins.get(source, set()))
+            except ClientError as err:
+                if error_code(err) in _NO_BUCKET:
+                    continue
+                raise
+            if doomed:
+                out.append((data_bucket, doomed))
+        return out
+
+    def delete_data(
+        self,
+        ctx: AwsContext,
+        region: str,
+        bucket: str,
+        items: list[dict[str, str]],
+        *,
+        vault_ctx: AwsContext | None = None,
+    ) -> dict[str, str]:
+        """Delete copied versions of ``bucket`` (re-checked: ours, not held) and drop them from its index."""
+        s3 = (vault_ctx or ctx).client("s3", region)
+        outcomes = delete_copied_versions(s3, bucket, items)
+        gone = {i["VersionId"] for i in items if outcomes.get(version_id_of(i)) in (DELETED, ABSENT)}
+        if not gone:
+            return outcomes
+        if vault_ctx is None:
+            index_in, index_bucket = self._catalog(ctx, region)
+            prefix = f"points/s3-dr/{region}/"
+            index_keys = [k for k in list_keys(index_in, index_bucket, prefix) if k.endswith("/index.json")]
+        else:
+            index_in, index_bucket = s3, vault_bucket_name(self._catalog_name(), region)
+            index_keys = [
+                k for k in list_keys(index_in, index_bucket, VAULT_INDEX_PREFIX) if k.endswith(".json")
+            ]
+        for key in index_keys:
+            doc, _ = get_doc(index_in, index_bucket, key)
+            if doc is None or doc.get("dr_bucket") != bucket:
+                continue
+            stale = {k for k, v in doc.get("versions", {}).items() if v in gone}
+            if stale:
+                self._save_index(index_in, index_bucket, key, str(doc.get("bucket")), bucket, {}, drop=stale)
+        return outcomes
+
+    def prune_dr(self, ctx: AwsContext, region: str, bucket: str) -> list[dict[str, str]]:
+        """Remove ``bucket``'s DR versions in ``region`` that nothing keeps (see
+        :meth:`unreferenced_data`), unaudited; retention goes through the audited path instead."""
+        catalog, catalog_bucket = self._catalog(ctx, region)
+        index_doc, _ = get_doc(catalog, catalog_bucket, dr_index_key(region, bucket))
+        pruned: list[dict[str, str]] = []
+        for data_bucket, items in self.unreferenced_data(ctx, region):
+            if data_bucket != (index_doc or {}).get("dr_bucket", dr_bucket_name(bucket, region)):
+                continue
+            outcomes = self.delete_data(ctx, region, data_bucket, items)
+            pruned += [i for i in items if outcomes[version_id_of(i)] == DELETED]
         return pruned
+
+    # --- vault: the DR copy's versions copied into the vault account ----------------------------
+
+    def _catalog_name(self) -> str:
+        if not self.catalog_bucket:
+            raise ValueError("S3Kind.catalog_bucket is not set: no vault bucket name")
+        return self.catalog_bucket
+
+    def share(self, ctx: AwsContext, point: RecoveryPoint, account_id: str) -> None:
+        """Let ``account_id`` read the DR copy's bucket (bucket policy) and decrypt it (KMS grant)."""
+        if not point.point_id.startswith("points/s3-dr/"):
+            raise CaptureError(f"{point.point_id} is not a DR copy: only DR copies are shared with the vault")
+        catalog, catalog_bucket = self._catalog(ctx, point.region)
+        header = read_header(catalog, catalog_bucket, point.point_id)
+        if header is None or not header.get("dr_bucket"):
+            raise CaptureError(f"DR manifest {point.point_id} not found: nothing to share")
+        grant_vault_read(ctx, point.region, header["dr_bucket"], account_id, header.get("kms_key_id"))
+
+    def vault_copy(
+        self,
+        ctx: AwsContext,
+        point: RecoveryPoint,
+        *,
+        vault_ctx: AwsContext,
+        account_id: str,
+        region: str,
+        kms_key_id: str,
+        tags: dict[str, str],
+    ) -> RecoveryPoint:
+        """Copy every version the DR manifest names into ``<bucket>-vault-<region>`` in the vault
+        account (SSE-KMS with the vault's key; the copy is made by the vault role, reading the DR
+        bucket through :meth:`share`), then write the vault manifest in the vault bucket.
+
+        Idempotent like :meth:`copy`: versions already in the vault (its index, confirmed by one
+        listing) are not copied again, and an existing vault manifest is returned.
+        """
+        if not point.point_id.startswith(f"points/s3-dr/{region}/"):
+            raise CaptureError(
+                f"{point.point_id} is not a DR copy in {region}: only DR copies go to the vault"
+            )
+        catalog, catalog_bucket = self._catalog(ctx, region)
+        vs3 = vault_ctx.client("s3", region)
+        vault_catalog = vault_bucket_name(self._catalog_name(), region)
+        key = vault_manifest_key(region, point.point_id)
+        try:
+            done = self._header_point(vs3, vault_catalog, key, region)
+        except ClientError as err:
+            if error_code(err) not in _NO_BUCKET:
+                raise CaptureError(f"vault manifest {key}: {error_code(err)}: {err}") from err
+            done = None
+        if done is not None:
+            return done
+        try:
+            manifest, _ = get_doc(catalog, catalog_bucket, point.point_id)
+        except ClientError as err:
+            raise CaptureError(f"DR manifest {point.point_id}: {error_code(err)}: {err}") from err
+        if manifest is None or not manifest.get("dr_bucket"):
+            raise CaptureError(f"DR manifest {point.point_id} not found in {catalog_bucket}")
+        bucket, dr_bucket = str(manifest["bucket"]), str(manifest["dr_bucket"])
+        kms_arn = resolve_kms_key(vault_ctx, region, kms_key_id)
+        data_bucket = vault_data_bucket_name(bucket, region)
+        for name, btags in (
+            (vault_catalog, {"awsdr:vault": "true"}),
+            (data_bucket, {"awsdr:vault-of": bucket}),
+        ):
+            ensure_bucket(
+                vs3, name, region, kms_key_arn=kms_arn, tags=btags, ready=self._ready, lock=self._lock
+            )
+        self.share(ctx, point, account_id)
+        index_key = vault_index_key(bucket)
+        try:
+            index_doc, _ = get_doc(vs3, vault_catalog, index_key)
+            versions, _markers = list_versions(vs3, data_bucket)
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: {err}") from err
+        index = (
+            (index_doc or {}).get("versions", {}) if (index_doc or {}).get("dr_bucket") == data_bucket else {}
+        )
+        present = {(v["Key"], v["VersionId"]) for v in versions}
+        entries: list[dict[str, Any]] = list(manifest.get("objects", []))
+        placed = {
+            index_key_of(e): index[index_key_of(e)]
+            for e in entries
+            if index.get(index_key_of(e)) and (e["key"], index[index_key_of(e)]) in present
+        }
+
+        def _copy(e: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
+            try:
+                vid = copy_version(
+                    vs3,
+                    vs3,
+                    dr_bucket,
+                    e["key"],
+                    str(e["dr_version_id"]),
+                    data_bucket,
+                    kms_arn,
+                    origin_version=str(e["version_id"]),
+                    origin_etag=str(e.get("etag", "")),
+                    copy_limit=self.copy_limit,
+                    part_size=self.part_size,
+                )
+                return e, vid, None
+            except ClientError as err:
+                return e, None, f"{e['key']}: {error_code(err)} {err}"
+
+        todo = [e for e in entries if index_key_of(e) not in placed]
+        errors: list[str] = []
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
+                for e, vid, problem in pool.map(_copy, todo):
+                    if vid:
+                        placed[index_key_of(e)] = vid
+                    elif problem:
+                        errors.append(problem)
+        if placed:
+            self._save_index(vs3, vault_catalog, index_key, bucket, data_bucket, placed)
+        if errors:
+            raise CaptureError(
+                f"{len(errors)} of {len(entries)} object versions not copied to the vault bucket {data_bucket}: "
+                + "; ".join(errors[:5])
+            )
+        doc = {
+            "schema": MANIFEST_SCHEMA,
+            "kind": "s3-vault",
+            "bucket": bucket,
+            "vault_bucket": data_bucket,
+            "dr_bucket": dr_bucket,
+            "account_id": account_id,
+            "region": region,
+            "source_manifest": point.point_id,
+            "plan": point.plan,
+            "window": format_window(point.window),
+            "captured_at": manifest.get("captured_at"),
+            "copied_at": format_window(datetime.now(UTC)),
+            "object_count": len(entries),
+            "total_bytes": sum(int(e.get("size", 0)) for e in entries),
+            "digest": manifest.get("digest") or manifest_digest(entries),
+            "kms_key_id": kms_arn,
+            "tags": dict(tags),
+            "objects": [
+                {
+                    k: v
+                    for k, v in {**e, "vault_version_id": placed[index_key_of(e)]}.items()
+                    if k != "dr_version_id"
+                }
+                for e in entries
+            ],
+        }
+        try:
+            written = put_doc(vs3, vault_catalog, key, doc, if_none_match=True)
+        except ClientError as err:
+            raise CaptureError(f"vault manifest {key}: {error_code(err)}: {err}") from err
+        made = self._header_point(vs3, vault_catalog, key, region)
+        if made is None:
+            why = (
+                "exists and is not a managed point"
+                if not written
+                else f"does not make a managed point ({tags})"
+            )
+            raise CaptureError(f"vault manifest {key} {why}")
+        return made
+
+    def vault_points(
+        self, vault_ctx: AwsContext, region: str, plan: str | None = None
+    ) -> list[RecoveryPoint]:
+        """The vault manifests in ``<catalog bucket>-vault-<region>`` (managed ones only)."""
+        vs3 = vault_ctx.client("s3", region)
+        vault_catalog = vault_bucket_name(self._catalog_name(), region)
+        prefix = f"points/s3/{plan}/" if plan else "points/s3/"
+        try:
+            keys = _listing_keys(list_keys(vs3, vault_catalog, prefix), prefix, 2 if plan else 3)
+        except ClientError as err:
+            if error_code(err) in _NO_BUCKET:
+                return []
+            raise
+        if not keys:
+            return []
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys))) as pool:
+            found = pool.map(lambda k: self._header_point(vs3, vault_catalog, k, region), keys)
+            return [p for p in found if p is not None and (plan is None or p.plan == plan)]
+
+    def vault_delete(self, vault_ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
+        """Delete vault manifests (every version of each; tags re-read first). Their object versions
+        go afterwards, when no remaining vault manifest names them (:meth:`unreferenced_data`)."""
+        vs3 = vault_ctx.client("s3", region)
+        return _delete_manifests(
+            vs3, vault_bucket_name(self._catalog_name(), region), points, all_versions=True
+        )
 
     # --- restore / validate / cleanup --------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from awsdr.copies import copy_tags, in_flight_by_region, is_copy, plan_copies, start_copies
 from awsdr.kinds import kind_for
-from awsdr.kinds.base import AVAILABLE, CREATING, CaptureError, RecoveryPoint
+from awsdr.kinds.base import AVAILABLE, CREATING, CaptureError, RecoveryPoint, RetryLater
 from awsdr.operators.backup import DrBaseOperator
-from awsdr.windows import format_window, parse_window
+from awsdr.windows import TAG_COPY_OF, format_window, parse_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -151,7 +151,13 @@ class CopyOperator(DrBaseOperator):
         }
 
     def _vault_pass(self, dr_copies: list[RecoveryPoint]) -> tuple[int, list[dict[str, str]]]:
-        """Share each complete DR copy with the vault account and copy it there with the vault's key."""
+        """Copy each complete DR copy into the vault account, encrypted with the vault region's key.
+
+        How depends on the kind (:meth:`Kind.vault_copy`): snapshots and AMIs are shared and copied
+        by the vault role; S3 and DynamoDB copies are object versions the vault role copies from
+        the DR bucket (readable through a bucket policy and a KMS grant) into a vault-account bucket.
+        One listing of the vault per region finds what is already there.
+        """
         vault = self.policy.vault
         assert vault is not None
         kind, ctx = self._k, self.ctx
@@ -159,7 +165,15 @@ class CopyOperator(DrBaseOperator):
         failures: list[dict[str, str]] = []
         pending = 0
         for region in vault.regions:
-            existing = {c.tags.get("awsdr:copy-of"): c for c in kind.list_points(vctx, region, None)}
+            try:
+                existing = {c.tags.get(TAG_COPY_OF): c for c in kind.vault_points(vctx, region, self.plan)}
+            except Exception as err:  # the vault account unreachable: every copy of the region waits
+                failures += [
+                    _vault_failure(self.kind, c, region, f"vault listing failed: {err}")
+                    for c in dr_copies
+                    if c.region == region
+                ]
+                continue
             for dr_copy in (c for c in dr_copies if c.region == region):
                 found = existing.get(dr_copy.point_id)
                 if found is not None and found.status == AVAILABLE:
@@ -168,28 +182,33 @@ class CopyOperator(DrBaseOperator):
                     pending += 1
                     continue
                 try:
-                    kind.share(ctx, dr_copy, vault.account_id)
-                    made = kind.copy(
+                    made = kind.vault_copy(
                         ctx,
                         dr_copy,
-                        dest_region=region,
+                        vault_ctx=vctx,
+                        account_id=vault.account_id,
+                        region=region,
                         kms_key_id=self.policy.kms_keys[region],
                         tags=copy_tags(dr_copy),
-                        dest_ctx=vctx,
                     )
                     pending += made.status == CREATING
+                except RetryLater as err:
+                    self.log.info("Vault copy of %s waits: %s", dr_copy.point_id, err)
+                    pending += 1
                 except CaptureError as err:
-                    failures.append(
-                        {
-                            "kind": self.kind,
-                            "source": dr_copy.source_id,
-                            "point": dr_copy.point_id,
-                            "region": f"vault:{region}",
-                            "window": format_window(dr_copy.window),
-                            "error": str(err),
-                        }
-                    )
+                    failures.append(_vault_failure(self.kind, dr_copy, region, str(err)))
         return pending, failures
+
+
+def _vault_failure(kind: str, point: RecoveryPoint, region: str, error: str) -> dict[str, str]:
+    return {
+        "kind": kind,
+        "source": point.source_id,
+        "point": point.point_id,
+        "region": f"vault:{region}",
+        "window": format_window(point.window),
+        "error": error,
+    }
 
 
 def _copy_record(c: RecoveryPoint) -> dict[str, Any]:

@@ -49,41 +49,57 @@ class PruneOperator(DrBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from awsdr.catalog import Catalog
-        from awsdr.retention import prune_kind
+        from awsdr.retention import prune_kind, prune_vault
 
         settings = self.settings
         catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
         now = run_window(context)
+        run_id = context["dag_run"].run_id
+        vault_ctx = None
+        if self.policy.vault is not None:
+            from awsdr.operators.copy import vault_context
+
+            vault_ctx = vault_context()
         runs = []
         for plan in settings["plans"]:
             if self.kind not in self.policy.plans[plan].select.types:
                 continue
-            run = prune_kind(
-                self.ctx,
-                kind_for(self.kind, self.policy, plan),
-                catalog,
-                self.policy,
-                plan,
-                now=now,
-                run_id=context["dag_run"].run_id,
-                dry_run=settings["dry_run"],
-                force=settings["force"],
-            )
-            s = run.summary
-            self.log.info(
-                "%s %s%s: keep %d (%d bytes), delete %d (%d bytes), blocked %d; by rule %s",
-                plan,
-                self.kind,
-                " (dry run)" if settings["dry_run"] else "",
-                s["kept"],
-                s["kept_bytes"],
-                s["deleted"],
-                s["deleted_bytes"],
-                s["blocked"],
-                {r: v["count"] for r, v in s["by_rule"].items()},
-            )
-            runs.append(run.to_dict())
+            kind = kind_for(self.kind, self.policy, plan)
+            common = {
+                "now": now,
+                "run_id": run_id,
+                "dry_run": settings["dry_run"],
+                "force": settings["force"],
+            }
+            done = [prune_kind(self.ctx, kind, catalog, self.policy, plan, **common)]
+            if vault_ctx is not None:
+                done.append(prune_vault(self.ctx, vault_ctx, kind, catalog, self.policy, plan, **common))
+            for run in done:
+                self._log(plan, run.kind, run.summary, run.data, settings["dry_run"])
+                runs.append(run.to_dict())
         return {"kind": self.kind, "runs": runs}
+
+    def _log(self, plan: str, kind: str, s: dict[str, Any], data: dict[str, Any], dry_run: bool) -> None:
+        self.log.info(
+            "%s %s%s: keep %d (%d bytes), delete %d (%d bytes), blocked %d; by rule %s",
+            plan,
+            kind,
+            " (dry run)" if dry_run else "",
+            s["kept"],
+            s["kept_bytes"],
+            s["deleted"],
+            s["deleted_bytes"],
+            s["blocked"],
+            {r: v["count"] for r, v in s["by_rule"].items()},
+        )
+        if data:
+            self.log.info(
+                "%s %s: %d copied object versions no point names, %d deleted",
+                plan,
+                data["stream"],
+                data["versions"],
+                data["deleted"],
+            )
 
 
 class RetentionReportOperator(DrBaseOperator):
@@ -108,12 +124,20 @@ class RetentionReportOperator(DrBaseOperator):
             report["kinds"][k] = out["runs"]
             for run in out["runs"]:
                 for group, msg in run["blocked"].items():
-                    problems.append(f"breaker {run['plan']}/{k} {group}: {msg}")
+                    problems.append(f"breaker {run['plan']}/{run['kind']} {group}: {msg}")
                 for pid, err in run["errors"].items():
-                    problems.append(f"delete {run['plan']}/{k} {pid}: {err}")
+                    problems.append(f"delete {run['plan']}/{run['kind']} {pid}: {err}")
                 for pid in run["refused"]:
                     problems.append(
-                        f"refused {run['plan']}/{k} {pid}: not managed or on legal hold at delete time"
+                        f"refused {run['plan']}/{run['kind']} {pid}: not managed or on legal hold at delete time"
+                    )
+                data = run.get("data") or {}
+                for name, err in data.get("errors", {}).items():
+                    problems.append(f"delete {run['plan']}/{data['stream']} {name}: {err}")
+                for name in data.get("refused", []):
+                    problems.append(
+                        f"refused {run['plan']}/{data['stream']} {name}: not copied by this product or "
+                        "on legal hold at delete time"
                     )
         catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in context["dag_run"].run_id)
