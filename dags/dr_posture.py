@@ -3,9 +3,10 @@
 
 Every 15 minutes, one task (**posture**):
 
-1. lists every kind's points in the primary and every DR region (one listing per kind and
-   region), reads the restore verification results (`verify/latest/...`) and retention's orphan
-   states from the catalog;
+1. discovers what every plan selects, with the backup's own discovery (one batched discovery
+   per plan and kind in the primary region), lists every kind's points in the primary and every
+   DR region (one listing per kind and region), reads the restore verification results
+   (`verify/latest/...`) and retention's orphan states from the catalog;
 2. computes the posture document and writes it to `posture/latest.json` and
    `posture/<window stamp>.json` in the catalog bucket;
 3. publishes CloudWatch metrics in the primary region, namespace `AWSDR`, dimension `Plan`:
@@ -21,21 +22,27 @@ All ages are measured from the run's window (its cron tick), so a re-run reports
 ```
 {schema: 1, window, primary_region, dr_regions: [..], run_id, written_at,
  plans: {<plan>: {rpo_seconds, rto_seconds,
-                  kinds: {<kind>: {assessed: bool, reason: str|null}},
+                  kinds: {<kind>: {assessed: bool, reason: str|null, selected: int|null}},
                   summary: {resources, breaches_rpo, breaches_rto, worst_rpo_age_seconds,
-                            missing_copies, late_captures, orphans}}},
+                            missing_copies, late_captures, orphans, selected, never_captured}}},
  totals: {same fields as a plan summary, over every plan},
- resources: [{plan, kind, source,
+ resources: [{plan, kind, source, selected: bool|null,
               newest_primary_window, primary_points,
               dr: {<region>: {newest_copy_window, copies, rpo_age_seconds, within_rpo,
                               no_copy, missing_copies}},
               worst_rpo_age_seconds, breach_rpo,
+              breach_rpo_reason: never-captured|no-dr-copy|rpo-exceeded|null,
               last_verified: {at, age_seconds, seconds, passed, within_rto, reason,
                               copy_id, region, window} | null,
-              breach_rto, missing_copies, late_captures,
-              orphan: {since} | null}],
+              breach_rto, breach_rto_reason: never-verified|verify-failed|over-rto|null,
+              missing_copies, late_captures,
+              orphan: {since: str|null} | null}],
  events: [{key, event: breach|recovered, type: rpo|rto, plan, kind, source}]}
 ```
+
+- **Every selected resource is reported**, with or without points: a resource the plan's tags
+  select whose every capture failed is an RPO breach at once (`breach_rpo_reason:
+  never-captured`), one captured in the primary only is `no-dr-copy`.
 
 - **RPO is measured on DR copies** (available, carrying `awsdr:copy-of`), never on primary
   points. `rpo_age_seconds` = window - newest copy's `awsdr:window`; a region without any copy
@@ -44,9 +51,13 @@ All ages are measured from the run's window (its cron tick), so a re-run reports
 - `breach_rto`: never verified, the latest verification failed, or it took longer than `rto`.
 - `missing_copies`: available primary points newer than the newest copy (in the laggiest region).
 - `late_captures`: primary points tagged `awsdr:late` in the last 7 days.
-- `orphan.since`: when retention first saw the source missing from the primary region.
-- A kind whose listing failed is `assessed: false` (its resources are left out and its alert
-  states kept); a listing error also fails the task after everything else is published.
+- `orphan`: the source has points but the plan no longer selects it (deleted, or its tags
+  changed); `since` is when retention first saw it missing (null until retention has run). An
+  orphan is not judged (`breach_rpo`/`breach_rto` false, no alerts; its earlier alert states are
+  dropped without a "recovered") and its age stays out of the summary's worst age.
+- A kind whose listing failed, or a plan's kind whose discovery failed, is `assessed: false`
+  with the `reason` (its resources are left out and its alert states kept: no false breach and
+  no false recovery); either error also fails the task after everything else is published.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -71,24 +72,52 @@ def metric_data(doc: dict[str, Any], timestamp: datetime | None) -> list[dict[st
     return out
 
 
+@dataclass
+class PostureInputs:
+    """Everything one posture run reads from AWS and the catalog (:meth:`PostureOperator.gather`).
+
+    :param points: every managed point of the selected kinds, primary and DR regions.
+    :param unlisted: ``{kind: reason}`` of kinds whose listing failed or is not implemented.
+    :param selected: ``{(plan, kind): resource ids}`` the plan's selector discovered.
+    :param undiscovered: ``{(plan, kind): reason}`` whose discovery failed or is not implemented.
+    :param verify: the latest verification result of every verified resource.
+    :param orphans: retention's orphan state per (plan, kind).
+    :param errors: AWS failures met while gathering: the task fails with them once all is published.
+    """
+
+    points: list[RecoveryPoint] = field(default_factory=list)
+    unlisted: dict[str, str] = field(default_factory=dict)
+    selected: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    undiscovered: dict[tuple[str, str], str] = field(default_factory=dict)
+    verify: list[dict[str, Any]] = field(default_factory=list)
+    orphans: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
 class PostureOperator(DrBaseOperator):
     """Compute the DR posture of every plan and publish it (catalog, CloudWatch, SNS on transitions).
 
-    1. **gather**: each selected kind's points in the primary and every DR region (one listing per
-       kind and region, all plans at once), the verification results under ``verify/latest/`` and
-       retention's orphan states, reads in a small thread pool;
-    2. **compute** (:func:`awsdr.posture.compute_posture`) and write ``posture/<window stamp>.json``
-       and ``posture/latest.json``;
+    1. **gather** (:meth:`gather`), all at once in small thread pools: what each plan selects (the
+       backup's own discovery, one batched call per (kind, selector) in the primary region, shared
+       by plans with the same selector), each selected kind's points in the primary and every DR
+       region (one listing per kind and region, all plans at once), the verification results under
+       ``verify/latest/`` and retention's orphan states;
+    2. **compute** (:meth:`compute`, i.e. :func:`awsdr.posture.compute_posture`) and write
+       ``posture/<window stamp>.json`` and ``posture/latest.json``;
     3. **metrics**: ``AWSDR`` namespace, dimension ``Plan``, in the primary region;
     4. **alerts**: compare with ``posture/alert-state.json`` and send one SNS message per event
        (entry into or recovery from an RPO or RTO breach) to the policy's ``notifications``
        topic, or log the events when there is none. An event whose publish fails is not
        committed, so the next run sends it again; the task then fails after writing the state.
 
-    A kind whose ``list_points`` is not implemented is reported as not assessed; one whose
-    listing fails is reported too and fails the task at the end, after the rest is published.
+    A kind whose ``list_points`` (or ``discover``) is not implemented is reported as not assessed;
+    one whose listing (or a plan's discovery) fails is reported too and fails the task at the end,
+    after the rest is published. No call is made per resource by posture itself.
 
-    :param workers: concurrent listings and catalog reads.
+    Another section of the document (e.g. failover readiness) is one more field of
+    :class:`PostureInputs` filled in :meth:`gather`, and one more key set in :meth:`compute`.
+
+    :param workers: concurrent listings, discoveries and catalog reads (per pool).
     """
 
     ui_color = "#fce5cd"
@@ -104,6 +133,9 @@ class PostureOperator(DrBaseOperator):
         for plan in self.policy.plans.values():
             kinds += [k for k in plan.select.types if k not in kinds]
         return kinds
+
+    def _pool(self, jobs: int) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=max(1, min(self.workers, jobs or 1)))
 
     def list_points(self) -> tuple[list[RecoveryPoint], dict[str, str], list[str]]:
         """Every managed point of the selected kinds; ``{kind: reason}`` of kinds not listed; errors."""
@@ -124,7 +156,7 @@ class PostureOperator(DrBaseOperator):
         points: list[RecoveryPoint] = []
         unlisted: dict[str, str] = {}
         errors: list[str] = []
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(jobs) or 1))) as pool:
+        with self._pool(len(jobs)) as pool:
             for kind, region, listed, reason, failed in pool.map(one, jobs):
                 if reason is not None:
                     unlisted.setdefault(kind, reason)
@@ -137,6 +169,83 @@ class PostureOperator(DrBaseOperator):
         for kind, reason in sorted(unlisted.items()):
             self.log.warning("Posture of %s is not assessed: %s", kind, reason)
         return points, unlisted, errors
+
+    def discover_selected(
+        self,
+    ) -> tuple[dict[tuple[str, str], list[str]], dict[tuple[str, str], str], list[str]]:
+        """What each plan selects now: ``{(plan, kind): ids}``, ``{(plan, kind): reason}`` of the
+        (plan, kind)s not discovered, and errors.
+
+        The backup's discovery (:meth:`awsdr.kinds.base.Kind.discover` in the primary region), run
+        once per (kind, selector): plans selecting by the same tags share one discovery.
+        """
+        policy = self.policy
+        region = policy.primary_region
+        groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+        for name, plan in sorted(policy.plans.items()):
+            selector = tuple(sorted(plan.select.tags.items()))
+            for kind in plan.select.types:
+                groups.setdefault((kind, selector), []).append(name)
+        jobs = list(groups)
+
+        def one(
+            job: tuple[str, tuple[tuple[str, str], ...]],
+        ) -> tuple[list[str] | None, str | None, bool]:
+            kind, selector = job
+            try:
+                found = kind_for(kind, policy).discover(self.ctx, region, dict(selector))
+                return [r.id for r in found], None, False
+            except NotImplementedError:
+                return None, "discover is not implemented for this kind", False
+            except Exception as err:
+                self.log.exception(
+                    "Discovering %s resources tagged %s in %s failed", kind, dict(selector), region
+                )
+                return None, f"discovery in {region}: {error_code(err)}: {err}", True
+
+        selected: dict[tuple[str, str], list[str]] = {}
+        undiscovered: dict[tuple[str, str], str] = {}
+        errors: list[str] = []
+        with self._pool(len(jobs)) as pool:
+            for (kind, selector), (ids, reason, failed) in zip(jobs, pool.map(one, jobs), strict=True):
+                plans = groups[(kind, selector)]
+                if reason is not None:
+                    for name in plans:
+                        undiscovered[(name, kind)] = reason
+                        self.log.warning("Posture of %s/%s is not assessed: %s", name, kind, reason)
+                    if failed:
+                        errors.append(f"{kind} of plan(s) {', '.join(plans)}: {reason}")
+                    continue
+                assert ids is not None
+                self.log.info(
+                    "Discovered %d %s resources tagged %s (plan(s) %s)",
+                    len(ids),
+                    kind,
+                    dict(selector),
+                    ", ".join(plans),
+                )
+                for name in plans:
+                    selected[(name, kind)] = ids
+        return selected, undiscovered, errors
+
+    def gather(self, catalog: Catalog) -> PostureInputs:
+        """Discovery, listings and catalog reads, concurrently; failures are collected, not raised."""
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="posture-gather") as pool:
+            discovered = pool.submit(self.discover_selected)
+            listed = pool.submit(self.list_points)
+            verify = pool.submit(self.verify_results, catalog)
+            orphans = pool.submit(self.orphans, catalog)
+            points, unlisted, list_errors = listed.result()
+            selected, undiscovered, discover_errors = discovered.result()
+            return PostureInputs(
+                points=points,
+                unlisted=unlisted,
+                selected=selected,
+                undiscovered=undiscovered,
+                verify=verify.result(),
+                orphans=orphans.result(),
+                errors=list_errors + discover_errors,
+            )
 
     def _read_many(self, catalog: Catalog, keys: list[str]) -> dict[str, Any]:
         def one(key: str) -> tuple[str, Any]:
@@ -223,6 +332,26 @@ class PostureOperator(DrBaseOperator):
 
     # --- execute ----------------------------------------------------------------------------
 
+    # --- compute ----------------------------------------------------------------------------
+
+    def compute(self, inputs: PostureInputs, window: datetime) -> dict[str, Any]:
+        """The posture document of ``window`` (without the run's bookkeeping fields)."""
+        policy = self.policy
+        return compute_posture(
+            now=window,
+            primary_region=policy.primary_region,
+            dr_regions=policy.dr_regions,
+            plans=targets_from_policy(policy),
+            points=inputs.points,
+            verify_results=inputs.verify,
+            orphans=inputs.orphans,
+            unlisted=inputs.unlisted,
+            selected=inputs.selected,
+            undiscovered=inputs.undiscovered,
+        )
+
+    # --- execute ----------------------------------------------------------------------------
+
     def execute(self, context: Context) -> dict[str, Any]:
         from awsdr.catalog import Catalog
 
@@ -231,21 +360,8 @@ class PostureOperator(DrBaseOperator):
         catalog = Catalog(self.ctx, policy.catalog_bucket, policy.catalog_region)
         catalog.ensure()
 
-        points, unlisted, list_errors = self.list_points()
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            verify_future = pool.submit(self.verify_results, catalog)
-            orphans_future = pool.submit(self.orphans, catalog)
-            verify, orphans = verify_future.result(), orphans_future.result()
-        doc = compute_posture(
-            now=window,
-            primary_region=policy.primary_region,
-            dr_regions=policy.dr_regions,
-            plans=targets_from_policy(policy),
-            points=points,
-            verify_results=verify,
-            orphans=orphans,
-            unlisted=unlisted,
-        )
+        inputs = self.gather(catalog)
+        doc = self.compute(inputs, window)
 
         stored = catalog.get_json(ALERT_STATE_KEY) or {}
         previous: dict[str, str] = dict(stored.get("states", {}) if "schema" in stored else stored)
@@ -278,7 +394,7 @@ class PostureOperator(DrBaseOperator):
             "" if policy.sns_topic_arn else "; no SNS topic configured, logged only",
         )
 
-        problems = list_errors + [f"alert not sent: {f}" for f in failures]
+        problems = inputs.errors + [f"alert not sent: {f}" for f in failures]
         if problems:
             raise AirflowException("dr_posture finished with problems:\n- " + "\n- ".join(problems))
         return {
@@ -286,7 +402,8 @@ class PostureOperator(DrBaseOperator):
             "window": doc["window"],
             "totals": doc["totals"],
             "plans": {p: d["summary"] for p, d in doc["plans"].items()},
-            "not_assessed": unlisted,
+            "not_assessed": inputs.unlisted,
+            "not_discovered": {f"{p}/{k}": r for (p, k), r in sorted(inputs.undiscovered.items())},
             "events": doc["events"],
             "sent": 0 if policy.sns_topic_arn is None else len(events) - len(failures),
         }
