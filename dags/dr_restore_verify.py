@@ -11,9 +11,13 @@ and a sample size.
    manifest (EBS size and encryption; AMI instance running; RDS/Aurora engine, version, storage,
    encryption and optional SQL checks; DynamoDB item count and content digest; S3 versions,
    sizes), measure request-to-validated time against the plan's RTO, record the result in the
-   catalog and tag a passing copy `awsdr:verified-at`.
+   catalog and tag a passing copy `awsdr:verified-at`. A resource whose first copy is still to
+   come (never copied, first recovery point younger than the plan's RPO) is not verified and
+   not failed: the log says so, and a task with nothing else to verify ends skipped.
 4. **teardown** (always runs): removes every resource tagged `awsdr:verify-run`.
-5. **report**: fails the run naming each resource that did not verify.
+5. **report**: fails the run naming each resource that did not verify (a copy that is gone, or
+   none within the RPO, is a failure); ends skipped, saying why, when nothing could be verified
+   yet because the first copies are still to come (a first start).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from awsdr.kinds import kind_for
 from awsdr.kinds.base import AVAILABLE, FAILED, MISSING, CaptureError, RecoveryPoint, Restored
@@ -38,6 +38,43 @@ def resolve_params(
     if scheduled_plans is not None:
         chosen = [p for p in chosen if p in scheduled_plans]
     return {"plans": chosen, "only": parse_only(params.get("resources")), "sample": sample}
+
+
+def first_copy_pending(
+    points: list[RecoveryPoint], recorded: set[str], *, now: datetime, rpo: timedelta
+) -> str | None:
+    """Why a resource with no DR copy is not (yet) a verification failure, or None when it is one.
+
+    It is not one while its first copy is still to come: no copy of any of its recovery points was
+    ever recorded in a window manifest (a copy that was made and is gone is a failure), and its
+    oldest recovery point is younger than the plan's RPO (after that, the DR region has been
+    without a copy for longer than the plan allows, which the user must act on).
+
+    :param points: the resource's recovery points in the primary region.
+    :param recorded: point ids and ARNs whose copy to the DR region a manifest records.
+    """
+    if not points or any(p.point_id in recorded or p.arn in recorded for p in points):
+        return None
+    first = min(p.created_at or p.window for p in points)
+    age = now - first
+    if age >= rpo:
+        return None
+    minutes = max(0, int(age.total_seconds() // 60))
+    return (
+        f"no DR copy yet: its first recovery point ({format_window(first)}, {minutes} min ago) is "
+        f"younger than the plan's RPO ({rpo}) and was never copied; the next run verifies it"
+    )
+
+
+def recorded_copies(manifests: list[dict[str, Any] | None], region: str) -> set[str]:
+    """Point ids and ARNs whose copy to ``region`` the window manifests record."""
+    return {
+        c["copy_of"]
+        for m in manifests
+        if m
+        for c in m.get("copies", [])
+        if c.get("region") == region and c.get("copy_of")
+    }
 
 
 def sql_validation(
@@ -136,13 +173,17 @@ class VerifyKindOperator(DrBaseOperator):
         region = self.policy.dr_regions[0]
         catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
         results: list[dict[str, Any]] = []
+        pending: list[str] = []
         jobs: list[dict[str, Any]] = []
         for plan in self.settings["plans"]:
             if self.kind not in self.policy.plans[plan].select.types:
                 continue
             kind = kind_for(self.kind, self.policy, plan)
             rto = int(self.policy.plans[plan].rto.total_seconds())
-            sources = {p.source_id for p in kind.list_points(self.ctx, self.policy.primary_region, plan)}
+            points: dict[str, list[RecoveryPoint]] = {}
+            for p in kind.list_points(self.ctx, self.policy.primary_region, plan):
+                points.setdefault(p.source_id, []).append(p)
+            sources = set(points)
             copies = newest_copies(kind.list_points(self.ctx, region, plan))
             sample = self.settings["sample"] or self.policy.plans[plan].verify.sample
             chosen = choose(
@@ -154,6 +195,11 @@ class VerifyKindOperator(DrBaseOperator):
             for source in chosen:
                 copy = copies.get(source)
                 if copy is None:
+                    why = self._first_copy_pending(catalog, plan, points.get(source, []), region)
+                    if why:
+                        self.log.info("%s %s %s: not verified, %s", plan, self.kind, source, why)
+                        pending.append(f"{plan}/{self.kind}/{source}: {why}")
+                        continue
                     results.append(
                         result(
                             plan=plan,
@@ -180,7 +226,22 @@ class VerifyKindOperator(DrBaseOperator):
                 )
         started = self._start(jobs, run_id)
         deadline = format_window(datetime.now(tz=UTC) + timedelta(seconds=self.wait_timeout))
-        return self._poll({"results": results, "restores": started, "deadline": deadline, "run_id": run_id})
+        state = {"results": results, "restores": started, "deadline": deadline, "run_id": run_id}
+        return self._poll({**state, "pending": pending})
+
+    def _first_copy_pending(
+        self, catalog: Any, plan: str, points: list[RecoveryPoint], region: str
+    ) -> str | None:
+        from awsdr.catalog import manifest_key
+
+        windows = sorted({p.window for p in points})
+        manifests = [catalog.get_json(manifest_key(plan, w)) for w in windows]
+        return first_copy_pending(
+            points,
+            recorded_copies(manifests, region),
+            now=datetime.now(tz=UTC),
+            rpo=self.policy.plans[plan].rpo,
+        )
 
     def _start(self, jobs: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
         def one(job: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +316,13 @@ class VerifyKindOperator(DrBaseOperator):
                 r["rto_seconds"],
                 f": {r['reason']}" if r["reason"] else "",
             )
-        return {"kind": self.kind, "results": results}
+        pending = state.get("pending", [])
+        if pending and not results:
+            raise AirflowSkipException(
+                f"Nothing to verify yet: {len(pending)} resources have no DR copy so far, the first "
+                "copy of each is still to come (within the plan's RPO):\n- " + "\n- ".join(pending[:100])
+            )
+        return {"kind": self.kind, "results": results, "pending": pending}
 
     def _validate(self, job: dict[str, Any], restored: Restored) -> dict[str, Any]:
         copy = RecoveryPoint.from_dict(job["copy"])
@@ -332,21 +399,37 @@ class VerifyReportOperator(DrBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
-        failed, passed, missing = [], 0, []
+        failed, passed, missing, pending, skipped = [], 0, [], [], []
         for k in self.kinds:
             out = ti.xcom_pull(task_ids=f"verify_{k}")
             if out is None:
                 missing.append(k)
                 continue
+            pending += out.get("pending", [])
             for r in out["results"]:
                 if r["passed"]:
                     passed += 1
                 else:
                     failed.append(f"{r['plan']}/{k}/{r['source']}: {r['reason']}")
+        if missing:
+            # a verify task skips itself when its first copies are still to come (its log says which)
+            states = ti.get_task_states(
+                dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[f"verify_{k}" for k in missing]
+            ).get(ti.run_id, {})
+            skipped = [k for k in missing if states.get(f"verify_{k}") == "skipped"]
+            missing = [k for k in missing if k not in skipped]
         if failed or missing:
             raise AirflowFailException(
                 f"{len(failed)} resources failed verification"
                 + (f"; tasks did not finish: {missing}" if missing else "")
                 + (":\n- " + "\n- ".join(failed[:100]) if failed else "")
             )
-        return {"passed": passed}
+        for line in pending:
+            self.log.info("Not verified yet: %s", line)
+        if not passed and (skipped or pending):
+            raise AirflowSkipException(
+                "Nothing verified: no DR copy exists yet for the selected resources (kinds "
+                f"{sorted(skipped) or '-'} skipped; their logs name each resource). The first copies "
+                "are still to come; the next run verifies them."
+            )
+        return {"passed": passed, "pending": len(pending), "skipped_kinds": skipped}
