@@ -54,7 +54,9 @@ def estate(ctx):
     dr = ctx.client("s3", DR)
     # the DR bucket exists already, with Object Lock on (so a version can be put on legal hold)
     dr.create_bucket(
-        Bucket=DR_BUCKET, CreateBucketConfiguration={"LocationConstraint": DR}, ObjectLockEnabledForBucket=True
+        Bucket=DR_BUCKET,
+        CreateBucketConfiguration={"LocationConstraint": DR},
+        ObjectLockEnabledForBucket=True,
     )
     s3 = ctx.client("s3", PRIMARY)
     s3.create_bucket(Bucket=SRC, CreateBucketConfiguration={"LocationConstraint": PRIMARY})
@@ -127,10 +129,13 @@ def test_dr_versions_go_after_the_manifests_that_named_them_with_an_audit_trail(
     p1, c1, p2, c2 = estate["points"]
     assert estate["a1"] in _dr_versions(ctx)
     run = _prune(ctx, estate)
-    assert not run.errors and not run.refused and not run.blocked
+    assert not run.errors
+    assert not run.refused
+    assert not run.blocked
     assert set(run.deleted) == {p1.point_id, c1.point_id}
     assert _manifests(ctx) == {p2.point_id, c2.point_id}
-    assert run.data["versions"] == 1 and run.data["deleted"] == 1
+    assert run.data["versions"] == 1
+    assert run.data["deleted"] == 1
     assert _dr_versions(ctx) == estate["kept"] | {estate["foreign"]}
     keys = estate["catalog"].list_keys(AUDIT_PREFIX + "r1/s3-data/")
     intent = estate["catalog"].get_json(next(k for k in keys if k.endswith(".intent.json")))
@@ -142,7 +147,8 @@ def test_dr_versions_go_after_the_manifests_that_named_them_with_an_audit_trail(
     index = estate["catalog"].get_json("points/s3-dr/ap-northeast-1/orders-data/index.json")
     assert estate["a1"] not in index["versions"].values()
     again = _prune(ctx, estate, run_id="r2")
-    assert again.deleted == [] and again.data["versions"] == 0
+    assert again.deleted == []
+    assert again.data["versions"] == 0
 
 
 def test_a_dry_run_changes_nothing(ctx, estate):
@@ -163,12 +169,15 @@ def test_held_and_foreign_versions_survive(ctx, estate):
     dr.put_object_legal_hold(Bucket=DR_BUCKET, Key="a", VersionId=estate["a1"], LegalHold={"Status": "ON"})
     run = _prune(ctx, estate)
     assert c1.point_id in run.deleted, "the copy expired; its data is held on its own"
-    assert run.data["versions"] == 0 and not run.data["errors"]
-    assert estate["a1"] in _dr_versions(ctx) and estate["foreign"] in _dr_versions(ctx)
+    assert run.data["versions"] == 0
+    assert not run.data["errors"]
+    assert estate["a1"] in _dr_versions(ctx)
+    assert estate["foreign"] in _dr_versions(ctx)
     dr.put_object_legal_hold(Bucket=DR_BUCKET, Key="a", VersionId=estate["a1"], LegalHold={"Status": "OFF"})
     later = _prune(ctx, estate, run_id="r2")
     assert later.data["deleted"] == 1
-    assert estate["a1"] not in _dr_versions(ctx) and estate["foreign"] in _dr_versions(ctx)
+    assert estate["a1"] not in _dr_versions(ctx)
+    assert estate["foreign"] in _dr_versions(ctx)
 
 
 def test_a_held_dr_copy_keeps_its_versions(ctx, estate):
