@@ -115,12 +115,24 @@ def test_dry_run_deletes_nothing(ctx, history):
     assert history["catalog"].list_keys(AUDIT_PREFIX) == []
 
 
-def test_breaker_blocks_mass_delete_without_force(ctx, history):
+def test_breaker_blocks_a_mass_delete_after_a_policy_edit_without_force(ctx, history):
+    # the first run applies (no baseline yet: the ramp-up to the policy's keep set is not a mistake)
+    first = _run(ctx, history, _policy(0.5), dry_run=False, force=False)
+    assert not first.blocked
+    assert first.deleted
+    # then the DR rules are cut to one daily point: most of what the last run kept would go
+    shrunk = dataclasses.replace(_policy(0.5), plans={"gold": _shrunk_plan(_policy(0.5).plans["gold"])})
     before = _ids(ctx, PRIMARY), _ids(ctx, DR)
-    run = _run(ctx, history, _policy(0.5), dry_run=False, force=False)
-    assert run.blocked, "a year of history pruned to ~40 points is a mass delete"
+    run = _run(ctx, history, shrunk, dry_run=False, force=False, run_id="r2")
+    assert run.blocked, "a policy edit dropping most DR points trips the breaker"
     assert run.deleted == []
     assert (_ids(ctx, PRIMARY), _ids(ctx, DR)) == before
+
+
+def _shrunk_plan(plan):
+    from awsdr.policy import Gfs
+
+    return dataclasses.replace(plan, retention=dataclasses.replace(plan.retention, dr=Gfs(daily=1)))
 
 
 def test_force_leaves_exactly_the_planned_set_and_spares_holds_and_strangers(ctx, history):
