@@ -220,3 +220,13 @@ def test_aws_quota_errors_queue_the_copy_instead_of_failing():
     )
     assert failing.quota_waits == []
     assert len(failing.failures) == 1
+
+
+def test_the_vault_receives_what_dr_retention_keeps():
+    from awsdr.operators.copy import vault_wanted
+
+    # A day of hourly DR copies plus yesterday's last: DR keeps 2 dailies, so the vault gets two.
+    dr_copies = [
+        _point(f"c-{h}", W0 + timedelta(hours=h), region=DR1, copy_of=f"snap-{h}") for h in range(23, 30)
+    ]
+    assert [c.point_id for c in vault_wanted(dr_copies, Gfs(daily=2), "UTC")] == ["c-23", "c-29"]

@@ -93,19 +93,28 @@ class CopyOperator(DrBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         deadline = datetime.now(tz=UTC) + timedelta(seconds=self.wait_timeout)
-        return self._pass([], format_window(deadline))
+        return self._pass([], format_window(deadline), {})
 
     def resume(
-        self, context: Context, event: Any = None, failures: list | None = None, deadline: str = ""
+        self,
+        context: Context,
+        event: Any = None,
+        failures: list | None = None,
+        deadline: str = "",
+        quota_waits: dict[str, int] | None = None,
     ) -> Any:
-        return self._pass(list(failures or []), deadline)
+        return self._pass(list(failures or []), deadline, dict(quota_waits or {}))
 
-    def _pass(self, failures: list[dict[str, str]], deadline: str) -> dict[str, Any]:
+    def _pass(
+        self, failures: list[dict[str, str]], deadline: str, quota_waits: dict[str, int]
+    ) -> dict[str, Any]:
         kind, ctx, policy = self._k, self.ctx, self.policy
         regions = list(policy.dr_regions)
         sources = [p for p in kind.list_points(ctx, policy.primary_region, self.plan) if not is_copy(p)]
         copies = {r: kind.list_points(ctx, r, None) for r in regions}
-        plan = plan_copies(sources, copies, regions)
+        plan = plan_copies(
+            sources, copies, regions, rule=policy.plans[self.plan].retention.dr, tz=policy.timezone
+        )
         tried = {(f["point"], f["region"]) for f in failures}
         jobs = [j for j in plan.jobs if (j.point.point_id, j.dest_region) not in tried]
         start = start_copies(
@@ -121,7 +130,9 @@ class CopyOperator(DrBaseOperator):
         done = plan.done + [c for c in start.started if c.status == AVAILABLE]
         vault_pending = 0
         if policy.vault is not None and not pending:
-            vault_pending, vault_failures = self._vault_pass(done)
+            vault_pending, vault_failures = self._vault_pass(
+                vault_wanted(done, policy.plans[self.plan].retention.dr, policy.timezone)
+            )
             failures += vault_failures
         self.log.info(
             "%s %s: %d copies complete, %d in flight, %d started now, %d waiting for a slot, %d failed",
@@ -133,11 +144,41 @@ class CopyOperator(DrBaseOperator):
             len(start.waiting),
             len(failures),
         )
+        # AWS quota refusals go back to the queue; the pass waits longer after each refusal
+        # (exponential backoff per region, at most 15 minutes), and a copy still refused when the
+        # deadline comes is reported as a failure that says so.
+        quota_regions = {j.dest_region for j in start.quota_waits}
+        for region in quota_regions:
+            quota_waits[region] = quota_waits.get(region, 0) + 1
+        for region in set(quota_waits) - quota_regions:
+            quota_waits.pop(region)
+        if start.quota_waits:
+            self.log.warning(
+                "%s %s: %d copies refused by an AWS quota, queued again (%s)",
+                self.plan,
+                self.kind,
+                len(start.quota_waits),
+                ", ".join(f"{r}: attempt {n}" for r, n in sorted(quota_waits.items())),
+            )
+        delay = self.poll_interval * (2 ** min(max(quota_waits.values(), default=0), 6))
+        delay = min(delay, max(self.poll_interval, 900.0))
         if (pending or start.waiting or vault_pending) and datetime.now(tz=UTC) < parse_window(deadline):
             self.defer(
-                trigger=TimeDeltaTrigger(timedelta(seconds=self.poll_interval)),
+                trigger=TimeDeltaTrigger(timedelta(seconds=delay)),
                 method_name="resume",
-                kwargs={"failures": failures, "deadline": deadline},
+                kwargs={"failures": failures, "deadline": deadline, "quota_waits": quota_waits},
+            )
+        for job in start.quota_waits:
+            failures.append(
+                {
+                    "kind": self.kind,
+                    "source": job.point.source_id,
+                    "point": job.point.point_id,
+                    "region": job.dest_region,
+                    "window": format_window(job.point.window),
+                    "error": "still refused by an AWS quota when the copy deadline passed "
+                    f"({self.wait_timeout:g} s); the next copy run queues it again",
+                }
             )
         return {
             "kind": self.kind,
@@ -148,6 +189,8 @@ class CopyOperator(DrBaseOperator):
                 for j in start.waiting
             ],
             "failures": failures,
+            "not_wanted": len(plan.not_wanted),
+            "quota_waited": len(start.quota_waits),
         }
 
     def _vault_pass(self, dr_copies: list[RecoveryPoint]) -> tuple[int, list[dict[str, str]]]:
@@ -209,6 +252,22 @@ def _vault_failure(kind: str, point: RecoveryPoint, region: str, error: str) -> 
         "window": format_window(point.window),
         "error": error,
     }
+
+
+def vault_wanted(dr_copies: list[RecoveryPoint], rule: Any, tz: str) -> list[RecoveryPoint]:
+    """The DR copies the vault should receive: those the DR rule keeps among each resource's DR
+    copies in its region (the newest always), the same agreement as DR copies with DR retention,
+    so vault retention never prunes what the next pass would copy again."""
+    from awsdr.planning.retention import dr_wanted
+
+    groups: dict[tuple[str, str, str], list[RecoveryPoint]] = {}
+    for c in dr_copies:
+        groups.setdefault((c.region, c.plan, c.source_id), []).append(c)
+    keep: set[tuple[str, str]] = set()
+    for (region, _plan, _source), members in groups.items():
+        wanted = dr_wanted([(c.point_id, c.window) for c in members], rule=rule, tz=tz)
+        keep |= {(region, pid) for pid in wanted}
+    return [c for c in dr_copies if (c.region, c.point_id) in keep]
 
 
 def _copy_record(c: RecoveryPoint) -> dict[str, Any]:
