@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +20,24 @@ if TYPE_CHECKING:
 
 
 def default_config(max_pool: int = 20) -> Config:
-    """Adaptive retries: throttling is backed off and retried by botocore itself."""
+    """Adaptive retries: throttling is backed off and retried by botocore itself.
+
+    The SDKs' own variables ``AWS_RETRY_MODE`` and ``AWS_MAX_ATTEMPTS`` override the mode and the
+    attempts (adaptive's client-side rate limiter slows a client to about 2 calls/s under a storm
+    of random throttles; the CI chaos test runs ``standard``, ``make chaos`` the default).
+    """
+    mode = os.environ.get("AWS_RETRY_MODE") or "adaptive"
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 10)
     return Config(
-        retries={"mode": "adaptive", "max_attempts": 10},
+        retries={"mode": mode, "max_attempts": attempts},
         max_pool_connections=max_pool,
         connect_timeout=10,
         read_timeout=60,
     )
+
+
+#: merged into the config of :meth:`AwsContext.create_client`: one attempt, no botocore retry
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 class AwsContext:
@@ -65,6 +77,24 @@ class AwsContext:
                 endpoint = self._endpoint_for(service) if self._endpoint_for else self._endpoint_url
                 found = self._session_factory(region).client(
                     service, region_name=region, endpoint_url=endpoint, config=self._config
+                )
+                self._clients[key] = found
+            return found
+
+    def create_client(self, service: str, region: str) -> Any:
+        """A client that sends each request once: for creates of recovery points and copies.
+
+        botocore would resend a create whose answer was lost (a 5xx or a reset after the work was
+        done) and make a second point; these go through :func:`awsdr.aws.idempotent.create_or_find`,
+        which looks the point up before any second attempt. Reads keep :meth:`client`'s retries.
+        """
+        key = (service, f"{region}#once")
+        with self._lock:
+            found = self._clients.get(key)
+            if found is None:
+                endpoint = self._endpoint_for(service) if self._endpoint_for else self._endpoint_url
+                found = self._session_factory(region).client(
+                    service, region_name=region, endpoint_url=endpoint, config=self._config.merge(NO_RETRIES)
                 )
                 self._clients[key] = found
             return found

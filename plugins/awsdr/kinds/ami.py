@@ -6,10 +6,11 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from awsdr.aws.context import error_code, tag_dict, tag_list
+from awsdr.aws.idempotent import create_or_find
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -259,7 +260,9 @@ class AmiKind(Ec2TagsMixin, Kind):
             )
         volume_count = self._check_instance(ec2, resource)
         try:
-            image_id = self._create_image(ec2, resource, name, plan, window, tags)
+            image_id = self._create_image(ctx, resource, name, plan, window, tags)
+        except BotoCoreError as err:
+            raise CaptureError(f"{error_code(err)}: {err}") from err
         except ClientError as err:
             if error_code(err) == "InvalidAMIName.Duplicate":
                 # A concurrent attempt won the name: that image is this window's point.
@@ -312,9 +315,20 @@ class AmiKind(Ec2TagsMixin, Kind):
         return len([m for m in instances[0].get("BlockDeviceMappings", []) if "Ebs" in m])
 
     def _create_image(
-        self, ec2: Any, resource: Resource, name: str, plan: str, window: datetime, tags: dict[str, str]
+        self,
+        ctx: AwsContext,
+        resource: Resource,
+        name: str,
+        plan: str,
+        window: datetime,
+        tags: dict[str, str],
     ) -> str:
-        """CreateImage with the tag set on the image and on its snapshots; returns the image id."""
+        """CreateImage with the tag set on the image and on its snapshots; returns the image id.
+
+        Sent once per attempt (:func:`create_or_find`): a doubtful answer is followed by a look-up
+        of the unique name, never by a blind second CreateImage (moto does not enforce the name).
+        """
+        ec2, once = ctx.client("ec2", resource.region), ctx.create_client("ec2", resource.region)
         tlist = tag_list(tags)
         args: dict[str, Any] = {
             "InstanceId": resource.id,
@@ -322,21 +336,26 @@ class AmiKind(Ec2TagsMixin, Kind):
             "Description": f"awsdr {plan} {resource.id} window {format_window(window)}",
             "NoReboot": not self.reboot,
         }
+
+        def find() -> str | None:
+            image = self._images_by_name(ec2, [name]).get(name)
+            return str(image["ImageId"]) if image is not None else None
+
+        def create(specs: list[dict[str, Any]]) -> str:
+            return create_or_find(
+                lambda: str(once.create_image(**args, TagSpecifications=specs)["ImageId"]),
+                find,
+                what=f"AMI {name} of {resource.id}",
+            )
+
         try:
-            return str(
-                ec2.create_image(
-                    **args,
-                    TagSpecifications=[
-                        {"ResourceType": "image", "Tags": tlist},
-                        {"ResourceType": "snapshot", "Tags": tlist},
-                    ],
-                )["ImageId"]
+            return create(
+                [{"ResourceType": "image", "Tags": tlist}, {"ResourceType": "snapshot", "Tags": tlist}]
             )
         except ResponseParserError:
             # moto 5.2.5 raises NotImplementedError for snapshot tag specifications and answers
             # with an HTML 500 page. AWS takes both; here tag the snapshots after the fact.
-            made = ec2.create_image(**args, TagSpecifications=[{"ResourceType": "image", "Tags": tlist}])
-            image_id = str(made["ImageId"])
+            image_id = create([{"ResourceType": "image", "Tags": tlist}])
         images = ec2.describe_images(Filters=[{"Name": "image-id", "Values": [image_id]}])["Images"]
         snapshot_ids = image_details(images[0])["snapshot_ids"] if images else []
         if snapshot_ids:
@@ -409,25 +428,41 @@ class AmiKind(Ec2TagsMixin, Kind):
             return name
         description = f"awsdr copy of {point.point_id} ({point.region}) window {format_window(point.window)}"
         tlist = tag_list(tags)
-        try:
-            image_id = str(
-                ec2.copy_image(
-                    SourceImageId=point.point_id,
-                    SourceRegion=point.region,
-                    Name=name,
-                    Description=description,
-                    Encrypted=True,
-                    KmsKeyId=kms_key_id,
-                    CopyImageTags=False,
-                    TagSpecifications=[
-                        {"ResourceType": "image", "Tags": tlist},
-                        {"ResourceType": "snapshot", "Tags": tlist},
-                    ],
-                    # A retry racing this call gets the same image instead of a second one.
-                    ClientToken=client_token("ec2-copy", point.point_id, dest_region, name),
-                )["ImageId"]
+        once = (dest_ctx or ctx).create_client("ec2", dest_region)
+
+        def find() -> str | None:
+            # The token dedupes on AWS; moto ignores it (and the tags): the name and description tell.
+            image = self._images_by_name(ec2, [name]).get(name)
+            if image is None:
+                return None
+            ours = tag_dict(image.get("Tags")).get(TAG_COPY_OF) == point.point_id or point.point_id in (
+                image.get("Description") or ""
             )
-        except ClientError as err:
+            return str(image["ImageId"]) if ours else None
+
+        try:
+            image_id = create_or_find(
+                lambda: str(
+                    once.copy_image(
+                        SourceImageId=point.point_id,
+                        SourceRegion=point.region,
+                        Name=name,
+                        Description=description,
+                        Encrypted=True,
+                        KmsKeyId=kms_key_id,
+                        CopyImageTags=False,
+                        TagSpecifications=[
+                            {"ResourceType": "image", "Tags": tlist},
+                            {"ResourceType": "snapshot", "Tags": tlist},
+                        ],
+                        # A retry racing this call gets the same image instead of a second one.
+                        ClientToken=client_token("ec2-copy", point.point_id, dest_region, name),
+                    )["ImageId"]
+                ),
+                find,
+                what=f"copy of {point.point_id} to {dest_region}",
+            )
+        except (ClientError, BotoCoreError) as err:
             raise CaptureError(f"{error_code(err)}: {err}") from err
         image = self._ensure_tags(ec2, image_id, tags)
         copied = image_point(image, dest_region) if image is not None else None

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from awsdr.aws.context import error_code, jsonable, tag_dict, tag_list
+from awsdr.aws.idempotent import create_or_find
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -236,20 +237,47 @@ def pitr_export(
     seed = f"{table_arn}|{_iso(when)}|{bucket}|{prefix}" + (f"|{attempt}" if attempt else "")
     token = hashlib.sha256(seed.encode()).hexdigest()
     encryption = {"S3SseAlgorithm": "KMS", "S3SseKmsKeyId": kms_key_id} if kms_key_id else {}
-    try:
-        response = client.export_table_to_point_in_time(
+    owner = bucket_owner or ctx.account_id(bucket_region)
+
+    def create() -> str:
+        response = ctx.create_client("dynamodb", region).export_table_to_point_in_time(
             TableArn=table_arn,
             ExportTime=when,
             ClientToken=token,
             S3Bucket=bucket,
-            S3BucketOwner=bucket_owner or ctx.account_id(bucket_region),
+            S3BucketOwner=owner,
             S3Prefix=prefix,
             ExportFormat="DYNAMODB_JSON",
             **encryption,
         )
-    except ClientError as err:
+        return str(response["ExportDescription"]["ExportArn"])
+
+    try:
+        # The token dedupes a resend on AWS; moto ignores it, so a doubtful answer is followed by a
+        # look-up of an export of this table into the same bucket and prefix first.
+        return create_or_find(
+            create,
+            lambda: _export_into(client, table_arn, bucket, prefix),
+            what=f"export of {table_arn} to s3://{bucket}/{prefix}",
+        )
+    except (ClientError, BotoCoreError) as err:
         raise CaptureError(f"{error_code(err)}: {err}") from err
-    return str(response["ExportDescription"]["ExportArn"])
+
+
+def _export_into(client: Any, table_arn: str, bucket: str, prefix: str) -> str | None:
+    """The ARN of an export of ``table_arn`` into ``s3://bucket/prefix`` that has not failed."""
+    kwargs: dict[str, Any] = {"TableArn": table_arn}
+    while True:
+        page = client.list_exports(**kwargs)
+        for summary in page.get("ExportSummaries", []):
+            if summary.get("ExportStatus") == "FAILED":
+                continue
+            desc = client.describe_export(ExportArn=summary["ExportArn"])["ExportDescription"]
+            if desc.get("S3Bucket") == bucket and desc.get("S3Prefix") == prefix:
+                return str(summary["ExportArn"])
+        if not page.get("NextToken"):
+            return None
+        kwargs["NextToken"] = page["NextToken"]
 
 
 def export_status(ctx: AwsContext, region: str, export_arns: list[str]) -> dict[str, str]:
@@ -480,20 +508,31 @@ class DynamoDbKind(Kind):
         client = ctx.client("dynamodb", resource.region)
         backup_name = point_name(DYNAMODB_NAME, plan, resource.id, window)
         tags = dict(tags)
-        try:
+
+        def find() -> dict[str, Any] | None:
             same = [
                 b
                 for b in _list_backups(client, TableName=resource.id)
                 if b.get("BackupName") == backup_name and b.get("BackupStatus") != "DELETED"
             ]
-            if same:
-                summary = min(same, key=lambda b: b.get("BackupCreationDateTime") or window)
+            return min(same, key=lambda b: b.get("BackupCreationDateTime") or window) if same else None
+
+        def create() -> dict[str, Any]:
+            made = ctx.create_client("dynamodb", resource.region).create_backup(
+                TableName=resource.id, BackupName=backup_name
+            )["BackupDetails"]
+            return {**made, "TableName": resource.id}
+
+        try:
+            summary = find()
+            if summary is not None:
                 if summary.get("BackupCreationDateTime"):
                     tags[TAG_CAPTURED_AT] = format_window(summary["BackupCreationDateTime"])
             else:
-                summary = client.create_backup(TableName=resource.id, BackupName=backup_name)["BackupDetails"]
-                summary["TableName"] = resource.id
-        except ClientError as err:
+                # CreateBackup has no idempotency token and backup names are not unique: after a
+                # doubtful answer the name is looked up before any second CreateBackup.
+                summary = create_or_find(create, find, what=f"backup {backup_name}")
+        except (ClientError, BotoCoreError) as err:
             raise CaptureError(f"{error_code(err)}: {err}") from err
         point = _backup_point(summary, resource.region, plan, window, tags)
         try:

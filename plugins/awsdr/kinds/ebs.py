@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from awsdr.aws.context import error_code, tag_dict, tag_list
+from awsdr.aws.idempotent import create_or_find
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -32,6 +33,7 @@ from awsdr.windows import (
     TAG_LEGAL_HOLD,
     TAG_MANAGED,
     TAG_PLAN,
+    TAG_SOURCE,
     TAG_VALUE,
     TAG_WINDOW,
     format_window,
@@ -236,16 +238,21 @@ class EbsKind(Ec2TagsMixin, Kind):
     def find_existing(
         self, ctx: AwsContext, region: str, plan: str, window: datetime
     ) -> dict[str, RecoveryPoint]:
-        ec2 = ctx.client("ec2", region)
+        return self._window_points(ctx.client("ec2", region), region, plan, window)
+
+    def _window_points(
+        self, ec2: Any, region: str, plan: str, window: datetime, source: str | None = None
+    ) -> dict[str, RecoveryPoint]:
+        """This kind's snapshots of (plan, window) by source id (of ``source`` only, if given)."""
         found: dict[str, RecoveryPoint] = {}
-        pages = ec2.get_paginator("describe_snapshots").paginate(
-            OwnerIds=["self"],
-            Filters=[
-                {"Name": f"tag:{TAG_PLAN}", "Values": [plan]},
-                {"Name": f"tag:{TAG_WINDOW}", "Values": [format_window(window)]},
-                {"Name": "tag:awsdr:kind", "Values": [self.name]},
-            ],
-        )
+        filters = [
+            {"Name": f"tag:{TAG_PLAN}", "Values": [plan]},
+            {"Name": f"tag:{TAG_WINDOW}", "Values": [format_window(window)]},
+            {"Name": "tag:awsdr:kind", "Values": [self.name]},
+        ]
+        if source is not None:
+            filters.append({"Name": f"tag:{TAG_SOURCE}", "Values": [source]})
+        pages = ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=filters)
         for page in pages:
             for snap in page["Snapshots"]:
                 point = snapshot_point(snap, region)
@@ -260,22 +267,31 @@ class EbsKind(Ec2TagsMixin, Kind):
     def capture(
         self, ctx: AwsContext, resource: Resource, plan: str, window: datetime, tags: dict[str, str]
     ) -> RecoveryPoint:
-        ec2 = ctx.client("ec2", resource.region)
-        name = point_name(TAG_VALUE, plan, resource.id, window)
-        try:
-            snap = ec2.create_snapshot(
+        region = resource.region
+        all_tags = {"Name": point_name(TAG_VALUE, plan, resource.id, window), **tags}
+
+        def create() -> RecoveryPoint:
+            snap = ctx.create_client("ec2", region).create_snapshot(
                 VolumeId=resource.id,
                 Description=f"awsdr {plan} {resource.id} window {format_window(window)}",
-                TagSpecifications=[
-                    {"ResourceType": "snapshot", "Tags": tag_list({"Name": name, **tags})},
-                ],
+                TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(all_tags)}],
             )
-        except ClientError as err:
+            snap["Tags"] = tag_list(all_tags)
+            point = snapshot_point(snap, region)
+            assert point is not None
+            return point
+
+        def find() -> RecoveryPoint | None:
+            # CreateSnapshot has no idempotency token: the tags set in the call identify the point.
+            point = self._window_points(ctx.client("ec2", region), region, plan, window, resource.id).get(
+                resource.id
+            )
+            return point if point is not None and point.status != FAILED else None
+
+        try:
+            return create_or_find(create, find, what=f"snapshot of {resource.id} for {format_window(window)}")
+        except (ClientError, BotoCoreError) as err:
             raise CaptureError(f"{error_code(err)}: {err}") from err
-        snap["Tags"] = tag_list({"Name": name, **tags})
-        point = snapshot_point(snap, resource.region)
-        assert point is not None
-        return point
 
     def refresh(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> list[RecoveryPoint]:
         ec2 = ctx.client("ec2", region)
@@ -326,37 +342,51 @@ class EbsKind(Ec2TagsMixin, Kind):
             return existing
         name = point_name(TAG_VALUE, point.plan, point.source_id, point.window)
         all_tags = {"Name": name, **tags}
-        try:
-            made = ec2.copy_snapshot(
-                SourceSnapshotId=point.point_id,
-                SourceRegion=point.region,
-                Encrypted=True,
-                KmsKeyId=kms_key_id,
-                Description=(
-                    f"awsdr copy of {point.point_id} ({point.region}) window {format_window(point.window)}"
-                ),
-                TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(all_tags)}],
-            )
-        except ClientError as err:
-            raise CaptureError(f"{error_code(err)}: {err}") from err
-        copied = point_from_tags(
-            self.name,
-            made["SnapshotId"],
-            made["SnapshotId"],
-            dest_region,
-            all_tags,
-            CREATING,
-            details={
-                "size_gib": point.details.get("size_gib"),
-                "size_bytes": point.details.get("size_bytes"),
-                "encrypted": True,
-                "kms_key_id": kms_key_id,
-                "source_volume": point.details.get("source_volume"),
-            },
-        )
-        if copied is None:
+        if point_from_tags(self.name, "-", "-", dest_region, all_tags, CREATING) is None:
             raise CaptureError(f"copy of {point.point_id}: tags lack the awsdr point tags: {sorted(tags)}")
-        return copied
+
+        def create() -> RecoveryPoint:
+            made = (
+                (dest_ctx or ctx)
+                .create_client("ec2", dest_region)
+                .copy_snapshot(
+                    SourceSnapshotId=point.point_id,
+                    SourceRegion=point.region,
+                    Encrypted=True,
+                    KmsKeyId=kms_key_id,
+                    Description=(
+                        f"awsdr copy of {point.point_id} ({point.region}) window {format_window(point.window)}"
+                    ),
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(all_tags)}],
+                )
+            )
+            copied = point_from_tags(
+                self.name,
+                made["SnapshotId"],
+                made["SnapshotId"],
+                dest_region,
+                all_tags,
+                CREATING,
+                details={
+                    "size_gib": point.details.get("size_gib"),
+                    "size_bytes": point.details.get("size_bytes"),
+                    "encrypted": True,
+                    "kms_key_id": kms_key_id,
+                    "source_volume": point.details.get("source_volume"),
+                },
+            )
+            assert copied is not None  # the tags were checked above
+            return copied
+
+        try:
+            # CopySnapshot has no idempotency token: the awsdr:copy-of tag identifies the copy.
+            return create_or_find(
+                create,
+                lambda: self._copies_of(ec2, point.point_id, dest_region),
+                what=f"copy of {point.point_id} to {dest_region}",
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise CaptureError(f"{error_code(err)}: {err}") from err
 
     def _copies_of(self, ec2: Any, point_id: str, region: str) -> RecoveryPoint | None:
         """A healthy copy of ``point_id`` already in the destination, if any."""
