@@ -55,6 +55,7 @@ __all__ = [
     "RESOURCE_TYPES",
     "AmiLaunch",
     "AsgStandby",
+    "AuditLock",
     "Capacity",
     "Dns",
     "DnsRecord",
@@ -465,6 +466,19 @@ class Failover:
 
 
 @dataclass(frozen=True)
+class AuditLock:
+    """S3 Object Lock of the audit records (``audit``): failover, failback, retention, legal holds.
+
+    :param mode: ``governance`` (only principals allowed ``s3:BypassGovernanceRetention`` can
+        delete a record early; the runner is not) or ``compliance`` (nobody can).
+    :param retention: how long each record version stays locked (default about 7 years).
+    """
+
+    mode: str = "governance"
+    retention: timedelta = timedelta(days=2557)
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole policy file, validated, with every default filled in."""
 
@@ -486,6 +500,7 @@ class Policy:
     vault: Vault | None
     plans: dict[str, Plan]
     failover: Failover | None = field(default=None)
+    audit: AuditLock = field(default_factory=AuditLock)
 
     @property
     def catalog_region(self) -> str:
@@ -886,6 +901,16 @@ _FAILOVER_KEYS: dict[str, _Key] = {
     ),
 }
 
+AUDIT_LOCK_MODES = ("governance", "compliance")
+_AUDIT_KEYS: dict[str, _Key] = {
+    "object_lock": _Key(
+        {"enum": list(AUDIT_LOCK_MODES)},
+        "S3 Object Lock mode of the audit records (compliance: nobody, not even root, can delete them early)",
+        default="governance",
+    ),
+    "retention": _Key(_DURATION_SCHEMA, "how long each audit record is locked", default="P2557D"),
+}
+
 _POLICY_KEYS: dict[str, _Key] = {
     "version": _Key({"type": "integer", "const": 1}, "policy format version (1)", required=True),
     "timezone": _Key(_str_schema(), "IANA timezone of the cron schedules", default="UTC"),
@@ -933,6 +958,9 @@ _POLICY_KEYS: dict[str, _Key] = {
     ),
     "notifications": _Key(_object_schema(_NOTIFICATION_KEYS), "where alerts go", default={}),
     "vault": _Key(_object_schema(_VAULT_KEYS), "cross-account vault (absent: copies stay in this account)"),
+    "audit": _Key(
+        _object_schema(_AUDIT_KEYS), "S3 Object Lock of the audit records in the catalog bucket", default={}
+    ),
     "plans": _Key(
         {
             "type": "object",
@@ -1946,6 +1974,7 @@ def _build_policy(doc: Any, source: str) -> Policy:
             )
         plans[name] = _plan(name, raw, ("plans", name), tz, start_date, max_catchup)
     failover = _failover(m["failover"], primary, dr_regions) if "failover" in m else None
+    audit = _audit(_get(m, "audit", _POLICY_KEYS))
     return Policy(
         source_path=source,
         version=1,
@@ -1965,7 +1994,15 @@ def _build_policy(doc: Any, source: str) -> Policy:
         vault=vault,
         plans=plans,
         failover=failover,
+        audit=audit,
     )
+
+
+def _audit(value: Any) -> AuditLock:
+    m = _keyed(value, ("audit",), _AUDIT_KEYS, "audit")
+    mode = _choice(_get(m, "object_lock", _AUDIT_KEYS), ("audit", "object_lock"), AUDIT_LOCK_MODES)
+    retention = _duration(_get(m, "retention", _AUDIT_KEYS), ("audit", "retention"))
+    return AuditLock(mode=mode, retention=retention)
 
 
 # --------------------------------------------------------------------------------------------

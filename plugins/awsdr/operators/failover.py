@@ -1359,7 +1359,9 @@ class FailoverPlanOperator(FailoverBaseOperator):
             ", drill" if doc["drill"] else "",
             fp.summarize(steps),
         )
-        catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
+        catalog = Catalog(
+            self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
+        )
         key = PLAN_KEY.format(run_id=dag_run.run_id)
         catalog.put_json(key, doc)
         self.log.info("Wrote s3://%s/%s", catalog.bucket, key)
@@ -1556,7 +1558,9 @@ class NotifyOperator(FailoverBaseOperator):
             "steps_not_run": not_run,
             "plan_key": PLAN_KEY.format(run_id=dag_run.run_id),
         }
-        catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
+        catalog = Catalog(
+            self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
+        )
         key = AUDIT_KEY.format(run_id=dag_run.run_id)
         catalog.put_json(key, audit)
         self.log.info("Wrote s3://%s/%s: %s, RTO %s s", catalog.bucket, key, outcome, audit["rto_seconds"])

@@ -52,7 +52,9 @@ class PruneOperator(DrBaseOperator):
         from awsdr.retention import prune_kind, prune_vault
 
         settings = self.settings
-        catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
+        catalog = Catalog(
+            self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
+        )
         now = run_window(context)
         run_id = context["dag_run"].run_id
         vault_ctx = None
@@ -139,7 +141,9 @@ class RetentionReportOperator(DrBaseOperator):
                         f"refused {run['plan']}/{data['stream']} {name}: not copied by this product or "
                         "on legal hold at delete time"
                     )
-        catalog = Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region)
+        catalog = Catalog(
+            self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
+        )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in context["dag_run"].run_id)
         catalog.put_json(f"retention/reports/{safe}.json", report)
         if problems:
