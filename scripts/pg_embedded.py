@@ -112,8 +112,9 @@ def server_account() -> pwd.struct_passwd | None:
 
 
 def grant_traverse(path: Path, account: pwd.struct_passwd) -> None:
-    """Let ``account`` reach ``path``: o+x on every directory above it that lacks it."""
-    for parent in reversed(path.resolve().parents):
+    """Let ``account`` reach into the directory ``path``: o+x on it and on every directory above it."""
+    resolved = path.resolve()
+    for parent in [*reversed(resolved.parents), resolved]:
         st = parent.stat()
         if st.st_uid == account.pw_uid or st.st_mode & stat.S_IXOTH:
             continue
