@@ -34,5 +34,9 @@ bench: venv
 schema: venv
 	PYTHONPATH=plugins $(PY) -m awsdr.policy --schema > include/dr_policy.schema.json
 
+.PHONY: iam
+iam: venv  ## least-privilege IAM policies from the DR policy (AWSDR_POLICY) into include/iam/
+	PYTHONPATH=plugins $(PY) -m awsdr.iam $(if $(AWS_ACCOUNT_ID),--account $(AWS_ACCOUNT_ID))
+
 clean:
 	rm -rf .airflow .run .pytest_cache .mypy_cache .ruff_cache
