@@ -34,6 +34,10 @@ bench: venv
 schema: venv
 	PYTHONPATH=plugins $(PY) -m awsdr.policy --schema > include/dr_policy.schema.json
 
+.PHONY: soak
+soak: venv  ## 90 simulated days through every DAG's code; table, bench/results/soak.{json,png}, invariants
+	PYTHONPATH=plugins $(PY) bench/soak.py --progress $(SOAK_ARGS)
+
 .PHONY: iam
 iam: venv  ## least-privilege IAM policies from the DR policy (AWSDR_POLICY) into include/iam/
 	PYTHONPATH=plugins $(PY) -m awsdr.iam $(if $(AWS_ACCOUNT_ID),--account $(AWS_ACCOUNT_ID))
