@@ -38,6 +38,10 @@ schema: venv
 soak: venv  ## 90 simulated days through every DAG's code; table, bench/results/soak.{json,png}, invariants
 	PYTHONPATH=plugins $(PY) bench/soak.py --progress $(SOAK_ARGS)
 
+.PHONY: chaos
+chaos: venv  ## faults (30% throttling, 35% lost mutating answers, adaptive retries), bad input; invariants, table
+	AWSDR_CHAOS=full .venv/bin/pytest -p no:cacheprovider -q -rs tests/chaos $(PYTEST_ARGS)
+
 .PHONY: iam
 iam: venv  ## least-privilege IAM policies from the DR policy (AWSDR_POLICY) into include/iam/
 	PYTHONPATH=plugins $(PY) -m awsdr.iam $(if $(AWS_ACCOUNT_ID),--account $(AWS_ACCOUNT_ID))

@@ -62,6 +62,8 @@ __all__ = [
     "Drill",
     "EcsStandby",
     "Failover",
+    "FailoverApproval",
+    "FailoverBucket",
     "FailoverDatabase",
     "FailoverReadiness",
     "FailoverVerify",
@@ -377,12 +379,40 @@ class FailoverDatabase:
     :param replicas: DR region -> the standby there (RDS read replica, Aurora secondary cluster,
         DynamoDB global-table replica); empty: restored from the newest DR copy.
     :param global_cluster: the Aurora global database to fail over (Aurora only).
+    :param dns: RDS/Aurora: the Route 53 record (CNAME) clients reach the database by; the runbook
+        moves it with the data layer (failover: to the DR writer; failback: to the home writer) and
+        uses it as the write freeze of a failback.
     """
 
     kind: str
     name: str
     replicas: dict[str, str] = field(default_factory=dict)
     global_cluster: str | None = None
+    dns: str | None = None
+
+
+@dataclass(frozen=True)
+class FailoverBucket:
+    """An S3 bucket applications write to: fenced on failover, its DR writes copied home on failback.
+
+    :param name: the bucket in the primary region.
+    :param dr: DR region -> the bucket applications use there (absent: the DR bucket the copies go to).
+    """
+
+    name: str
+    dr: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FailoverApproval:
+    """The go/no-go of a real failover or failback: an Airflow approval (Required Actions).
+
+    :param required: False for runbooks started by automation (audited as "approved by policy").
+    :param timeout: no answer within it fails the run before any change.
+    """
+
+    required: bool = True
+    timeout: timedelta = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -463,6 +493,8 @@ class Failover:
     readiness: FailoverReadiness = field(default_factory=FailoverReadiness)
     verify: FailoverVerify = field(default_factory=FailoverVerify)
     primary_kms_key: str | None = None
+    approval: FailoverApproval = field(default_factory=FailoverApproval)
+    buckets: tuple[FailoverBucket, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -784,6 +816,29 @@ _DATABASE_KEYS: dict[str, _Key] = {
     "global_cluster": _Key(
         _str_schema(GLOBAL_CLUSTER_PATTERN), "Aurora only: the global database to fail over"
     ),
+    "dns": _Key(
+        _str_schema(DOMAIN_PATTERN),
+        "RDS/Aurora: the Route 53 CNAME clients reach the database by (moved with the data layer; "
+        "the write freeze of a failback)",
+    ),
+}
+
+_BUCKET_KEYS: dict[str, _Key] = {
+    "s3": _Key(_str_schema(BUCKET_PATTERN), "the bucket in the primary region", required=True),
+    "dr": _Key(
+        _region_map_schema(_str_schema(BUCKET_PATTERN)),
+        "DR region -> the bucket applications write to there (absent: the DR copy bucket)",
+        default={},
+    ),
+}
+
+_APPROVAL_KEYS: dict[str, _Key] = {
+    "required": _Key(
+        {"type": "boolean"},
+        "a real failover/failback waits for an Airflow approval (false: approved by policy, audited)",
+        default=True,
+    ),
+    "timeout": _Key(_DURATION_SCHEMA, "no answer within this fails the run before any change", default="PT30M"),
 }
 
 _ASG_KEYS: dict[str, _Key] = {
@@ -898,6 +953,12 @@ _FAILOVER_KEYS: dict[str, _Key] = {
     "primary_kms_key": _Key(
         _str_schema(KMS_KEY_PATTERN),
         "failback: key (primary region) the copies sent home are encrypted with (absent: the DR key's alias)",
+    ),
+    "approval": _Key(_object_schema(_APPROVAL_KEYS), "the go/no-go approval", default={}),
+    "buckets": _Key(
+        {"type": "array", "items": _object_schema(_BUCKET_KEYS)},
+        "S3 buckets applications write to: fenced on failover, DR writes copied home on failback",
+        default=[],
     ),
 }
 
@@ -1439,16 +1500,54 @@ def _selector(value: Any, path: _PathT) -> Selector:
     return Selector(tags=tags, types=tuple(types))
 
 
+def _largest_gap(expr: str, limit: timedelta) -> timedelta:
+    """The longest time between two consecutive ticks of ``expr`` (wall clock, DST ignored).
+
+    Without a day-of-month or month restriction the ticks repeat every week and the gaps are
+    computed from the expanded fields (no iteration); otherwise ticks are walked for a year (at most
+    400 ticks: such schedules are sparse), stopping as soon as a gap exceeds ``limit``.
+    """
+    minutes, hours, dom, month, dow = croniter(expr).expanded
+    if dom == ["*"] and month == ["*"]:
+        every = list(range(60)), list(range(24)), list(range(7))
+        ms, hs = (every[0] if minutes == ["*"] else minutes), (every[1] if hours == ["*"] else hours)
+        days = every[2] if dow == ["*"] else sorted({int(d) % 7 for d in dow})
+        ticks = sorted(d * 1440 + int(h) * 60 + int(m) for d in days for h in hs for m in ms)
+        gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)] + [ticks[0] + 7 * 1440 - ticks[-1]]
+        return timedelta(minutes=max(gaps))
+    it = croniter(expr, datetime(2026, 1, 1))
+    prev = it.get_next(datetime)
+    end = prev + timedelta(days=366)
+    largest = timedelta(0)
+    for _ in range(400):
+        tick = it.get_next(datetime)
+        largest = max(largest, tick - prev)
+        if largest > limit or tick > end:
+            break
+        prev = tick
+    return largest
+
+
 def _plan(name: str, value: Any, path: _PathT, tz: ZoneInfo, start_date: datetime, max_catchup: int) -> Plan:
     m = _keyed(value, path, _PLAN_KEYS, f"plan {name!r}")
     ec2 = _keyed(_get(m, "ec2", _PLAN_KEYS), (*path, "ec2"), _EC2_KEYS, "EC2 options")
     verify = _keyed(_get(m, "verify", _PLAN_KEYS), (*path, "verify"), _VERIFY_KEYS, "verify options")
     sample = verify.get("sample")
+    schedule = _cron(m["schedule"], (*path, "schedule"))
+    rpo = _duration(m["rpo"], (*path, "rpo"))
+    gap = _largest_gap(schedule, rpo)
+    if gap > rpo:
+        raise _Invalid(
+            (*path, "schedule"),
+            f"{schedule!r} leaves {format_duration(gap)} between windows, longer than the plan's rpo "
+            f"{format_duration(rpo)}: the RPO could never be met",
+            "a schedule whose windows are at most the rpo apart (or a longer rpo)",
+        )
     return Plan(
         name=name,
-        schedule=_cron(m["schedule"], (*path, "schedule")),
+        schedule=schedule,
         copy_schedule=_cron(_get(m, "copy_schedule", _PLAN_KEYS), (*path, "copy_schedule")),
-        rpo=_duration(m["rpo"], (*path, "rpo")),
+        rpo=rpo,
         rto=_duration(m["rto"], (*path, "rto")),
         start_date=_datetime(m["start_date"], (*path, "start_date"), tz) if "start_date" in m else start_date,
         max_catchup=_int(m["max_catchup"], (*path, "max_catchup"), 1) if "max_catchup" in m else max_catchup,
@@ -1762,7 +1861,27 @@ def _database(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> Failover
             GLOBAL_CLUSTER_PATTERN,
             "a global cluster identifier",
         )
-    return FailoverDatabase(kind=kind, name=name, replicas=replicas, global_cluster=global_cluster)
+    dns = None
+    if "dns" in m:
+        if kind == "dynamodb":
+            raise _Invalid(
+                (*path, "dns"), "a DynamoDB table is addressed by its name", "rds and aurora only", at_key=True
+            )
+        dns = _fqdn(m["dns"], (*path, "dns"), "a DNS name such as orders-db.internal.example.com")
+    return FailoverDatabase(
+        kind=kind, name=name, replicas=replicas, global_cluster=global_cluster, dns=dns
+    )
+
+
+def _bucket(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverBucket:
+    m = _keyed(value, path, _BUCKET_KEYS, "a bucket ({s3: name, dr: {region: bucket}})")
+    name = _matching(m["s3"], (*path, "s3"), BUCKET_PATTERN, "an S3 bucket name")
+    dr: dict[str, str] = {}
+    dpath = (*path, "dr")
+    for region, val in _dict(_get(m, "dr", _BUCKET_KEYS), dpath, "a mapping of DR region to bucket").items():
+        _dr_region_key(region, (*dpath, region), dr_regions)
+        dr[region] = _matching(val, (*dpath, region), BUCKET_PATTERN, "an S3 bucket name")
+    return FailoverBucket(name=name, dr=dr)
 
 
 def _compute(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AsgStandby | EcsStandby:
@@ -1877,6 +1996,14 @@ def _failover(value: Any, primary: str, dr_regions: tuple[str, ...]) -> Failover
     ready = _keyed(_get(m, "readiness", _FAILOVER_KEYS), rpath, _FAILOVER_READINESS_KEYS, "readiness options")
     vpath = (*path, "verify")
     verify = _keyed(_get(m, "verify", _FAILOVER_KEYS), vpath, _FAILOVER_VERIFY_KEYS, "verify options")
+    apath = (*path, "approval")
+    approval = _keyed(_get(m, "approval", _FAILOVER_KEYS), apath, _APPROVAL_KEYS, "approval options")
+    buckets: list[FailoverBucket] = []
+    for i, item in enumerate(items("buckets", "{s3: name}")):
+        bucket = _bucket(item, (*path, "buckets", i), dr_regions)
+        if any(b.name == bucket.name for b in buckets):
+            raise _Invalid((*path, "buckets", i), f"{bucket.name} is listed twice", "each bucket once")
+        buckets.append(bucket)
     primary_key = None
     if "primary_kms_key" in m:
         primary_key = _matching(
@@ -1920,6 +2047,11 @@ def _failover(value: Any, primary: str, dr_regions: tuple[str, ...]) -> Failover
             timeout=_duration(_get(verify, "timeout", _FAILOVER_VERIFY_KEYS), (*vpath, "timeout")),
         ),
         primary_kms_key=primary_key,
+        approval=FailoverApproval(
+            required=_bool(_get(approval, "required", _APPROVAL_KEYS), (*apath, "required")),
+            timeout=_duration(_get(approval, "timeout", _APPROVAL_KEYS), (*apath, "timeout")),
+        ),
+        buckets=tuple(buckets),
     )
 
 
@@ -1973,6 +2105,16 @@ def _build_policy(doc: Any, source: str) -> Policy:
                 at_key=True,
             )
         plans[name] = _plan(name, raw, ("plans", name), tz, start_date, max_catchup)
+        for other in list(plans)[:-1]:
+            mine, theirs = plans[name].select, plans[other].select
+            shared = [t for t in mine.types if t in theirs.types]
+            if mine.tags == theirs.tags and shared:
+                raise _Invalid(
+                    ("plans", name, "select", "tags"),
+                    f"the same selector as plans.{other} ({mine.tags}) for {', '.join(shared)}: every such "
+                    "resource would be claimed by two plans",
+                    "selectors that differ (other tags), or types the other plan does not select",
+                )
     failover = _failover(m["failover"], primary, dr_regions) if "failover" in m else None
     audit = _audit(_get(m, "audit", _POLICY_KEYS))
     return Policy(

@@ -402,13 +402,14 @@ def test_yaml_merge_keys_share_plan_settings_and_keep_lines() -> None:
         "    <<: *base\n"
         "    schedule: '0 0 * * *'\n"
         "    rpo: P1D\n"
+        "    select: {tags: {dr-plan: silver}}\n"  # the same selector as gold's is refused
     )
     p = parse_policy(text, "x.yaml")
     silver = p.plan("silver")
     assert silver.schedule == "0 0 * * *"
     assert silver.rpo == timedelta(days=1)
     assert silver.rto == timedelta(minutes=30)
-    assert silver.select.tags == {"dr-plan": "gold"}
+    assert silver.retention == p.plan("gold").retention
     # an error in a merged value points at the anchor's line
     broken = text.replace("rto: PT30M", "rto: P1M")
     with pytest.raises(PolicyError) as info:
@@ -636,7 +637,7 @@ _plan = st.fixed_dictionaries(
         "primary": _counts,
         "dr": _counts,
         "types": st.lists(st.sampled_from(RESOURCE_TYPES), min_size=1, max_size=6, unique=True),
-        "rpo_minutes": st.integers(1, 60 * 24 * 30),
+        "rpo_minutes": st.integers(60, 60 * 24 * 30),  # the hourly schedule needs an rpo >= PT1H
         "tag": st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-:/ ", min_size=1, max_size=20),
     }
 )
@@ -656,7 +657,7 @@ def test_valid_policies_round_trip(plans: dict[str, dict]) -> None:
                 "schedule": "0 * * * *",
                 "rpo": f"PT{spec['rpo_minutes']}M",
                 "rto": "PT30M",
-                "select": {"tags": {"dr-plan": spec["tag"]}, "types": spec["types"]},
+                "select": {"tags": {"dr-plan": spec["tag"], "plan": name}, "types": spec["types"]},
                 "retention": {
                     "primary": {k: v for k, v in spec["primary"].items() if v},
                     "dr": spec["dr"],
@@ -671,7 +672,7 @@ def test_valid_policies_round_trip(plans: dict[str, dict]) -> None:
         plan = p.plan(name)
         assert plan.name == name
         assert plan.rpo == timedelta(minutes=spec["rpo_minutes"])
-        assert plan.select.tags == {"dr-plan": spec["tag"]}
+        assert plan.select.tags == {"dr-plan": spec["tag"], "plan": name}  # one selector per plan
         assert plan.select.types == tuple(spec["types"])
         assert plan.retention.primary.as_dict() == spec["primary"]
         assert plan.retention.dr.as_dict() == spec["dr"]
