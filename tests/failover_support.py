@@ -122,3 +122,96 @@ def record_value(ctx, name: str = "app.example.com.") -> list[dict]:
     zone = r53.list_hosted_zones_by_name(DNSName="example.com.")["HostedZones"][0]["Id"]
     sets = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     return [s for s in sets if s["Name"] == name]
+
+
+class Approver:
+    """Answers a runbook's approval as a person would, through the REST API, while ``dag.test()`` runs.
+
+    A thread waits for the ``approval`` task to park in ``awaiting_input``, then PATCHes
+    ``/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/approval/-1/hitlDetails`` on Airflow's own
+    api-server app (in-process, FastAPI TestClient, the test's metadata database), or, for
+    ``answer=None`` (no answer), runs the scheduler's own ``awaiting_input`` timeout sweep once
+    the policy's timeout has passed. Not a separate scheduler process: the same code paths.
+    """
+
+    def __init__(self, monkeypatch, answer: str | None = "Approve", task_id: str = "approval") -> None:
+        monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+        self.answer = answer
+        self.task_id = task_id
+        self.responses: list[tuple[int, dict]] = []
+        self.bodies: list[str] = []
+        self._stop = False
+        self._thread = None
+
+    def __enter__(self) -> Approver:
+        import threading
+
+        # import (and map) the ORM models here: importing them in the thread while dag.test()
+        # imports them deadlocks
+        from airflow.api_fastapi.app import create_app
+        from sqlalchemy.orm import configure_mappers
+
+        configure_mappers()
+        self._app = create_app("core")
+
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _parked(self):
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+
+        with create_session() as session:
+            ti = (
+                session.query(TaskInstance)
+                .filter_by(task_id=self.task_id, state=TaskInstanceState.AWAITING_INPUT)
+                .first()
+            )
+            return (ti.dag_id, ti.run_id, ti.trigger_timeout) if ti else None
+
+    def _run(self) -> None:
+        import time as _time
+
+        while not self._stop:
+            parked = self._parked()
+            if parked is None:
+                _time.sleep(0.3)
+                continue
+            dag_id, run_id, deadline = parked
+            if self.answer is None:
+                self._sweep(deadline)
+            else:
+                self._respond(dag_id, run_id)
+            _time.sleep(0.5)
+
+    def _respond(self, dag_id: str, run_id: str) -> None:
+        from fastapi.testclient import TestClient
+
+        client = TestClient(self._app)
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{self.task_id}/-1/hitlDetails"
+        got = client.get(path)
+        if got.status_code == 200:
+            self.bodies.append(got.json().get("body") or "")
+        answer = client.patch(path, json={"chosen_options": [self.answer], "params_input": {}})
+        self.responses.append((answer.status_code, answer.json()))
+
+    def _sweep(self, deadline) -> None:
+        import logging
+        import time as _time
+        import types
+
+        from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+        from airflow.utils import timezone
+
+        if deadline is not None and timezone.utcnow() <= deadline:
+            _time.sleep(max(0.0, (deadline - timezone.utcnow()).total_seconds()) + 0.2)
+        fake = types.SimpleNamespace(log=logging.getLogger("scheduler-sweep"))
+        SchedulerJobRunner.check_awaiting_input_timeouts(fake)
+        self.responses.append((0, {"swept": True}))

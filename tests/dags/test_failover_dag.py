@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import DR, PRIMARY
-from failover_support import Recorder, make_dr_copies, record_value, widen_pitr
+from failover_support import Approver, Recorder, make_dr_copies, record_value, widen_pitr
 
 LIVE = {"dry_run": False, "confirm": DR, "target_region": DR, "reason": "test: region outage drill"}
 
@@ -112,33 +112,107 @@ def test_wrong_confirmation_fails_before_any_aws_call(dags, estate, moto):
     assert rec.calls() == [], rec.calls()[:10]
 
 
-def test_pilot_light_failover_then_failback(dags, estate, moto):
+def _replica_lag_zero(ctx, ident="orders-db-failback"):
+    """moto has no RDS metrics: what CloudWatch reports for a caught-up replica."""
+    from datetime import UTC, datetime
+
+    ctx.client("cloudwatch", PRIMARY).put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ReplicaLag",
+                "Value": 0.0,
+                "Timestamp": datetime.now(UTC),
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": ident}],
+            }
+        ],
+    )
+
+
+def test_pilot_light_failover_dr_writes_then_lossless_failback(dags, estate, moto, monkeypatch):
     ctx = estate
-    with Recorder(moto) as rec:
+    from awsdr.kinds.s3 import dr_bucket_name
+
+    make_dr_copies(ctx, ("s3",))
+    with Recorder(moto) as rec, Approver(monkeypatch) as approver:
         run = dags[0].dr_failover.test(run_conf=LIVE)
     assert run.state == "success", _states(run)
+    assert approver.responses, "nobody saw the approval"
+    assert approver.responses[0][0] == 200, approver.responses
+    assert "### Fencing" in approver.bodies[0]
     assert rec.count("PromoteReadReplica") == 1
     assert _cname(ctx) == ["app.ap-northeast-1.example.com"]
     assert _asg(ctx) == (2, 2, 4)
     assert _ecs_desired(ctx) == 2
-    tables = ctx.client("dynamodb", DR).list_tables()["TableNames"]
-    assert "orders" in tables
+    dr_writer = ctx.client("rds", DR).describe_db_instances(DBInstanceIdentifier="orders-db-dr")
+    assert _cname(ctx, "orders-db.example.com.") == [dr_writer["DBInstances"][0]["Endpoint"]["Address"]]
     audit = _catalog(ctx, run.run_id, "audit.json")
     assert audit["outcome"] == "succeeded"
     assert audit["who"] == "dag_test"
-    assert audit["reason"] == LIVE["reason"]
+    assert audit["approval"]["decision"] == "approved"
+    assert audit["approval"]["by"]
+    fenced = {f["target"]: f["fenced"] for f in audit["fencing"]}
+    assert fenced["dynamodb/orders"] is True
+    assert fenced["s3/awsdr-demo-orders-assets"] is True
     assert audit["rto_seconds"] is not None
-    assert audit["rto_seconds"] >= 0
+    assert all(v is not None for v in audit["rto_step_seconds"].values())
     assert {s["outcome"] for s in audit["steps"]} <= {"done", "already", "unknown"}
 
-    back = dags[1].dr_failback.test(run_conf={**LIVE, "reason": "primary is back"})
+    # the applications write in the DR region
+    ctx.client("dynamodb", DR).put_item(TableName="orders", Item={"pk": {"S": "written-in-dr"}})
+    dr_bucket = dr_bucket_name("awsdr-demo-orders-assets", DR)
+    ctx.client("s3", DR).put_object(Bucket=dr_bucket, Key="dr/receipt-1.pdf", Body=b"made in DR")
+    _replica_lag_zero(ctx)
+
+    with Approver(monkeypatch):
+        back = dags[1].dr_failback.test(run_conf={**LIVE, "reason": "primary is back"})
     assert back.state == "success", _states(back)
+    # every write is at home, under the original names, and DNS is home
+    home = ctx.client("dynamodb", PRIMARY)
+    assert home.get_item(TableName="orders", Key=_key_of(ctx))["Item"]
+    body = ctx.client("s3", PRIMARY).get_object(Bucket="awsdr-demo-orders-assets", Key="dr/receipt-1.pdf")
+    assert body["Body"].read() == b"made in DR"
     assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
+    live = ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="orders-db-failback")
+    assert live["DBInstances"][0]["DBInstanceStatus"] == "available"
+    assert _cname(ctx, "orders-db.example.com.") == [live["DBInstances"][0]["Endpoint"]["Address"]]
     assert _asg(ctx) == (0, 0, 0)
     assert _ecs_desired(ctx) == 1
-    home = ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="orders-db-failback")
-    assert home["DBInstances"][0]["DBInstanceStatus"] == "available"
-    assert ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"]
+    audit = _catalog(ctx, back.run_id, "audit.json")
+    freezes = {f["target"]: f for f in audit["write_freeze"]}
+    assert freezes["dynamodb/orders"]["reconciled"]["written"] >= 1
+    assert freezes["s3/awsdr-demo-orders-assets"]["reconciled"]["objects"] == 1
+    assert freezes["rds/orders-db"]["reconciled"]["replica_lag_at_promotion"] == 0.0
+    assert all(f["seconds"] >= 0 for f in freezes.values())
+
+
+def _key_of(ctx):
+    """The DynamoDB key of the item the test wrote in the DR region (the demo table's own key)."""
+    schema = ctx.client("dynamodb", PRIMARY).describe_table(TableName="orders")["Table"]["KeySchema"]
+    assert [k["AttributeName"] for k in schema] == ["pk"], schema
+    return {"pk": {"S": "written-in-dr"}}
+
+
+@pytest.mark.parametrize("answer", ["Reject", None])
+def test_reject_or_no_answer_changes_nothing(airflow_db, estate, moto, monkeypatch, tmp_path, answer):
+    dr_failover = _variant(tmp_path, monkeypatch, ("  drill:\n", "  approval: {timeout: PT2S}\n  drill:\n"))
+    with Recorder(moto) as rec, Approver(monkeypatch, answer=answer) as approver:
+        run = dr_failover.dr_failover.test(run_conf=LIVE)
+    assert approver.responses, "nobody saw the approval"
+    states = _states(run)
+    assert states["data_layer"] in ("skipped", "upstream_failed"), states
+    writes = [c for c in rec.mutating() if not c[1].startswith("/awsdr-catalog/")]
+    assert writes == [], writes  # zero mutating calls but the audit record
+    audit = _catalog(ctx := estate, run.run_id, "audit.json")
+    assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
+    if answer == "Reject":
+        assert run.state == "success", states
+        assert audit["outcome"] == "rejected"
+        assert audit["approval"]["decision"] == "rejected"
+    else:
+        assert run.state == "failed", states
+        assert states["approval"] == "failed"
+        assert audit["approval"]["decision"] == "no answer"
 
 
 def _tagged(ctx, region=DR):

@@ -2,14 +2,13 @@
 
 Every call reads the current state first and skips when the target is already met, so a retry
 or a re-triggered run never scales, launches or creates twice. Describes are batched (50 groups,
-10 services, one filtered DescribeInstances) and waits poll the whole batch once per round.
+10 services, one filtered DescribeInstances) and a wait is one batched round per call (the operator defers between rounds).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -41,20 +40,26 @@ class ComputeError(Exception):
     """A standby that is missing or cannot be changed; the message names it."""
 
 
-def poll(check: Callable[[], list[str]], *, what: str, delay: float, max_attempts: int) -> None:
-    """Call ``check`` (returns what is still not done) until it returns nothing.
+class StillWaiting(Exception):  # noqa: N818 - a state, not an error
+    """Something is not done yet; the caller defers and looks again (no wait here)."""
 
-    :raises TimeoutError: naming what is still not done after ``max_attempts`` rounds.
+    def __init__(self, what: str, waiting: list[str]) -> None:
+        super().__init__(f"{what}: still waiting for {', '.join(waiting)}")
+        self.what = what
+        self.waiting = waiting
+
+
+def poll(check: Callable[[], list[str]], *, what: str) -> None:
+    """One round of ``check`` (returns what is still not done).
+
+    Never sleeps: waiting is the operator's, which defers to the triggerer between rounds.
+
+    :raises StillWaiting: naming what is still not done.
     """
-    waiting: list[str] = []
-    for attempt in range(1, max_attempts + 1):
-        waiting = check()
-        if not waiting:
-            return
-        log.info("%s: waiting for %s (round %d/%d)", what, ", ".join(waiting), attempt, max_attempts)
-        if attempt < max_attempts:
-            time.sleep(delay)
-    raise TimeoutError(f"{what}: not done after {max_attempts} rounds: {', '.join(waiting)}")
+    waiting = check()
+    if waiting:
+        log.info("%s: waiting for %s", what, ", ".join(waiting))
+        raise StillWaiting(what, waiting)
 
 
 # --- Auto Scaling groups ---------------------------------------------------------------------

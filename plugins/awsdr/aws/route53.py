@@ -8,7 +8,6 @@ the records already pointing at the DR region changes nothing and returns no cha
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -197,23 +196,28 @@ def delete_records(ctx: AwsContext, zone_id: str, names: list[str], *, comment: 
     return change_ids
 
 
-def wait_insync(
-    ctx: AwsContext, change_ids: list[str], *, delay: float = 5.0, max_attempts: int = 120
-) -> None:
-    """Poll GetChange for every pending change once per round until all are INSYNC.
-
-    :raises TimeoutError: some change is still PENDING after ``max_attempts`` rounds.
-    """
-    pending = list(dict.fromkeys(change_ids))
+def pending_changes(ctx: AwsContext, change_ids: list[str]) -> list[str]:
+    """The changes of ``change_ids`` still PENDING (one GetChange each; no wait: the caller defers)."""
     r53 = _client(ctx)
-    for attempt in range(1, max_attempts + 1):
-        pending = [cid for cid in pending if r53.get_change(Id=cid)["ChangeInfo"]["Status"] != "INSYNC"]
-        if not pending:
-            return
-        log.info("Route 53: %d change(s) still PENDING (round %d/%d)", len(pending), attempt, max_attempts)
-        if attempt < max_attempts:
-            time.sleep(delay)
-    raise TimeoutError(f"Route 53 changes not INSYNC after {max_attempts} rounds: {', '.join(pending)}")
+    pending = [
+        cid for cid in dict.fromkeys(change_ids) if r53.get_change(Id=cid)["ChangeInfo"]["Status"] != "INSYNC"
+    ]
+    if pending:
+        log.info("Route 53: %d change(s) still PENDING", len(pending))
+    return pending
+
+
+def zone_for(ctx: AwsContext, name: str) -> tuple[str, str] | None:
+    """``(zone id, zone name)`` of the most specific hosted zone holding ``name`` (None: none)."""
+    labels = fqdn(name).rstrip(".").split(".")
+    for i in range(1, len(labels) - 0):
+        candidate = ".".join(labels[i:]) + "."
+        if candidate.count(".") < 2:
+            break
+        zone_id = find_zone(ctx, candidate)
+        if zone_id is not None:
+            return zone_id, candidate
+    return None
 
 
 # --- health checks -------------------------------------------------------------------------------

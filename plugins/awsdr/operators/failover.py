@@ -27,12 +27,15 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from botocore.exceptions import BotoCoreError, ClientError
 
 from awsdr.aws import compute, route53
 from awsdr.aws.context import error_code
 from awsdr.copies import copy_tags
+from awsdr.failover import approval as approval_text
+from awsdr.failover import fencing, handlers
 from awsdr.kinds import kind_for
 from awsdr.kinds.base import (
     AVAILABLE,
@@ -56,7 +59,7 @@ from awsdr.windows import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from airflow.sdk import Context
 
@@ -71,6 +74,8 @@ ALREADY = "already"
 SKIPPED = "skipped"
 STEP_FAILED = "failed"
 UNKNOWN = "unknown"
+#: Not done yet: AWS is working; the phase defers and looks again on its next round.
+WAITING = "waiting"
 
 #: AWS error codes a retry can fix; every other error of a step is definitive.
 RETRYABLE_CODES = frozenset(
@@ -272,8 +277,13 @@ def check_readiness(
     direction: str,
     drill: bool,
     now: datetime | None = None,
+    standing: bool = False,
 ) -> dict[str, Any]:
     """The pre-flight: every problem and warning, and the inventory facts for the planner.
+
+    ``standing``: the scheduled check of a failback while serving from the primary (nothing has
+    failed over, so the DR-side writers are not expected yet): only what a failback will need
+    regardless (the home KMS key, records, zones, health checks, DNS names of the databases).
 
     Read-only (Describe/List/Get calls only). Problems: a missing standby, replica, zone, record,
     health check or KMS key; no DR copy to restore from; a copy older than its plan's RPO (policy
@@ -294,8 +304,10 @@ def check_readiness(
         "amis": {},
         "dns": {},
         "health_checks": {},
+        "buckets": {},
         "account_id": ctx.account_id(target),
     }
+    fencing_status: list[str] = []
     checks: list[str] = []
 
     # KMS: failover restores use the DR key's copies; failback copies go home under the primary key.
@@ -352,6 +364,8 @@ def check_readiness(
                 entry["restored_status"] = status
                 if status != MISSING:
                     checks.append(f"{key_}: {db.name} already in {target} ({status}): a previous run; reused")
+        elif mode == fp.MODE_RESTORE and standing:
+            pass
         elif mode == fp.MODE_RESTORE:  # failback of a restored database: it serves in the DR region
             status = _exists(ctx, policy, db.kind, target, db.name)
             entry["dr_writer_status"] = status
@@ -370,7 +384,7 @@ def check_readiness(
                 f.add(
                     "error", f"{key_}: read replica {replica} in {target} is {found.get('DBInstanceStatus')}"
                 )
-            if direction == fp.FAILBACK and not promoted:
+            if direction == fp.FAILBACK and not promoted and not standing:
                 f.add(
                     "warning",
                     f"{key_}: {replica} in {target} is still a read replica (was there a failover?)",
@@ -396,6 +410,69 @@ def check_readiness(
             entry["table_status"] = status
             if status != "ACTIVE":
                 f.add("error", f"{key_}: global table replica {db.name} in {where} is {status}")
+
+    # Fencing (failover) and the write freeze (failback).
+    if direction == fp.FAILOVER and not drill:
+        for db in fo.databases:
+            key_ = fp.db_key(db)
+            reach, why = fencing.probe(ctx, db.kind, home, db.name)
+            facts["databases"][key_]["primary"] = reach
+            mode = modes[key_]
+            how = fp.fence_method(db, mode)
+            fencing_status.append(
+                f"{key_}: {how}" if reach == fp.REACHABLE else f"{key_}: NOT FENCED ({why})"
+            )
+            if reach != fp.REACHABLE:
+                f.add(
+                    "warning", f"{key_}: the primary cannot be fenced ({why}): it is recorded as not fenced"
+                )
+            elif db.kind != "dynamodb" and mode in (fp.MODE_REPLICA, fp.MODE_REPLICA_CLUSTER) and not db.dns:
+                f.add(
+                    "warning",
+                    f"{key_}: no databases[].dns: {db.name} is stopped only after the promotion; clients "
+                    "reaching it directly can write there until then",
+                )
+        for bucket in fo.buckets:
+            reach, why = fencing.probe(ctx, "s3", home, bucket.name)
+            facts["buckets"][bucket.name] = reach
+            fencing_status.append(
+                f"s3/{bucket.name}: bucket policy denies writes"
+                if reach == fp.REACHABLE
+                else f"s3/{bucket.name}: NOT FENCED ({why})"
+            )
+    if direction == fp.FAILBACK and not drill:
+        for db in fo.databases:
+            key_ = fp.db_key(db)
+            mode = modes[key_]
+            if db.kind == "rds" and not db.dns:
+                f.add(
+                    "error",
+                    f"{key_}: a failback needs databases[].dns (the record clients reach {db.name} by): "
+                    f"it is the write freeze in {target} and moves to the home replica",
+                )
+            elif db.kind == "aurora" and mode != fp.MODE_GLOBAL_CLUSTER:
+                f.add(
+                    "warning",
+                    f"{key_}: not an Aurora global database: the failback restores a snapshot of the DR "
+                    "writer, and writes after it stay in the DR region",
+                )
+            elif db.kind == "dynamodb" and mode == fp.MODE_RESTORE:
+                status = _table_status(ctx, home, db.name)
+                entry_home = facts["databases"][key_]
+                entry_home["home_table_status"] = status
+                if status == MISSING:
+                    f.add("error", f"{key_}: the home table {db.name} does not exist in {home}")
+    for bucket in fo.buckets if not drill else ():
+        from awsdr.kinds.s3 import dr_bucket_name
+
+        dr_bucket = bucket.dr.get(target) or dr_bucket_name(bucket.name, target)
+        reach, why = fencing.probe(ctx, "s3", target, dr_bucket)
+        if reach != fp.REACHABLE and not standing:
+            f.add(
+                "error" if direction == fp.FAILBACK else "warning",
+                f"s3/{bucket.name}: the DR bucket {dr_bucket} ({why}): applications have nowhere to write "
+                "in the DR region" + (", and nothing comes home" if direction == fp.FAILBACK else ""),
+            )
 
     # Compute.
     if strategy != "backup-restore":
@@ -484,11 +561,14 @@ def check_readiness(
             ctx.client("sns", topic_region).get_topic_attributes(TopicArn=policy.sns_topic_arn)
         except ClientError as err:
             f.add("warning", f"SNS topic {policy.sns_topic_arn}: {error_code(err)} (no notification)")
+    no_copy = [p for p in f.problems if "no available DR copy" in p]
     return {
         "problems": f.problems,
         "warnings": f.warnings,
         "checks": checks,
         "facts": facts,
+        "fencing": fencing_status,
+        "only_missing_copies": bool(no_copy) and len(no_copy) == len(f.problems),
         "checked_at": format_window(now),
     }
 
@@ -574,14 +654,16 @@ class _Waits:
         return waiting
 
     def wait(self) -> None:
-        """Poll until nothing is pending; what failed is in :attr:`failed`; TimeoutError otherwise."""
-        compute.poll(self._round, what="failover", delay=self.delay, max_attempts=self.max_attempts)
+        """One batched round; what failed is in :attr:`failed`; StillWaiting when something is pending."""
+        compute.poll(self._round, what="failover")
 
 
 def _run(step: fp.Step, results: list[dict[str, Any]], fn: Callable[[], dict[str, Any]]) -> None:
     """Run one step, turning a per-step exception into a ``failed`` result (the others go on)."""
     try:
         results.append(fn())
+    except compute.StillWaiting as err:
+        results.append(_result(step, WAITING, str(err), retryable=True))
     except (CaptureError, compute.ComputeError, ClientError, BotoCoreError, TimeoutError, ValueError) as err:
         log.error("Step %s failed: %s", step.id, err)
         results.append(
@@ -592,10 +674,10 @@ def _run(step: fp.Step, results: list[dict[str, Any]], fn: Callable[[], dict[str
 def _apply_waits(waits: _Waits, results: list[dict[str, Any]]) -> None:
     try:
         waits.wait()
-    except TimeoutError as err:
+    except compute.StillWaiting as err:
         for r in results:
             if r["outcome"] in (DONE, ALREADY) and r["id"] in _pending_ids(waits):
-                r.update(outcome=STEP_FAILED, detail=f"{r['detail']}; {err}", retryable=True)
+                r.update(outcome=WAITING, detail=f"{r['detail']}; {err}", retryable=True)
     for r in results:
         if r["id"] in waits.failed and r["outcome"] != STEP_FAILED:
             r.update(outcome=STEP_FAILED, detail=f"{r['detail']}; {waits.failed[r['id']]}", retryable=False)
@@ -621,10 +703,13 @@ def run_data_steps(
     *,
     window: datetime,
     run_id: str,
-    delay: float = 30.0,
-    max_attempts: int = 240,
+    memo: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Execute the data steps, then wait for all of them in batched rounds.
+    """Execute (or, on a later round, look again at) the data steps: one batched status round.
+
+    A step AWS is still working on comes back ``waiting``; the operator defers and calls this
+    again (every step is idempotent: done work is found, not repeated). ``memo`` keeps what a
+    handler must remember across rounds (freeze start times), one dict per step id.
 
     Promotions and failovers are asked for once (the helpers detect a previous promotion by the
     ``awsdr:promoted-at`` tag or the writer); restores are skipped when the restored resource is
@@ -633,12 +718,16 @@ def run_data_steps(
     from awsdr.kinds import _rds_common as rc
 
     results: list[dict[str, Any]] = []
-    waits = _Waits(ctx, policy, delay, max_attempts)
+    waits = _Waits(ctx, policy, 0, 1)
     resyncs: list[fp.Step] = []
+    memo = memo if memo is not None else {}
+    run = handlers.Run(ctx=ctx, policy=policy, run_id=run_id)
     for step in steps:
         p = step.params
         region = step.region
-        if step.action == fp.PROMOTE_READ_REPLICA:
+        if step.action in handlers.HANDLERS:
+            _run_handler(run, step, results, memo)
+        elif step.action == fp.PROMOTE_READ_REPLICA:
 
             def _promote(step: fp.Step = step, p: dict[str, Any] = p, region: str = region) -> dict[str, Any]:
                 answer = rc.promote_read_replica(ctx, region, p["db_instance"])
@@ -757,6 +846,19 @@ def run_data_steps(
     return results
 
 
+def _run_handler(
+    run: handlers.Run, step: fp.Step, results: list[dict[str, Any]], memo: dict[str, Any]
+) -> None:
+    """A registered handler (:mod:`awsdr.failover.handlers`) as one step result."""
+
+    def _one() -> dict[str, Any]:
+        answer = handlers.HANDLERS[step.action](run, step, memo.setdefault(step.id, {}))
+        outcome, detail = answer.pop("outcome"), answer.pop("detail")
+        return _result(step, outcome, detail, **answer)
+
+    _run(step, results, _one)
+
+
 def ensure_pitr(ctx: AwsContext, region: str, table: str) -> bool:
     """Turn on point-in-time recovery of ``table``; False when it already was."""
     client = ctx.client("dynamodb", region)
@@ -803,7 +905,7 @@ def _resync(
             )
         else:
             todo.append(step)
-    stage_delay, stage_attempts = waits.delay, waits.max_attempts
+    stage_delay, stage_attempts = 0.0, 1
 
     # Stage 1: the DR-side point (a fresh capture of the DR writer, or the newest copy in a drill).
     points: dict[str, RecoveryPoint] = {}
@@ -924,21 +1026,20 @@ def _wait_points(
         return [f"{p.point_id} ({p.status})" for p in pending.values()]
 
     try:
-        compute.poll(_round, what=what, delay=delay, max_attempts=max_attempts)
-    except TimeoutError as err:
+        compute.poll(_round, what=what)
+    except compute.StillWaiting as err:
         for sid in pending:
-            results[sid] = _result(by_id[sid], STEP_FAILED, f"{what}: {err}", retryable=True)
+            results[sid] = _result(by_id[sid], WAITING, str(err), retryable=True)
 
 
 # --- compute ------------------------------------------------------------------------------------
 
 
-def run_compute_steps(
-    ctx: AwsContext, policy: Policy, steps: list[fp.Step], *, delay: float = 15.0, max_attempts: int = 120
-) -> list[dict[str, Any]]:
-    """Scale, clone, launch or terminate; then wait for every group/service/instance in batches."""
+def run_compute_steps(ctx: AwsContext, policy: Policy, steps: list[fp.Step]) -> list[dict[str, Any]]:
+    """Scale, clone, launch or terminate (idempotent); then one batched round over every group,
+    service and instance: what is not serving yet comes back ``waiting``."""
     results: list[dict[str, Any]] = []
-    waits = _Waits(ctx, policy, delay, max_attempts)
+    waits = _Waits(ctx, policy, 0, 1)
     asg_targets: dict[str, dict[str, int]] = {}
     ecs_targets: dict[tuple[str, str], dict[str, int]] = {}
     asg_steps: dict[str, list[str]] = {}
@@ -1050,23 +1151,26 @@ def run_compute_steps(
                 return False, str(err)
 
         waits.check(key, f"ECS services of {cluster} in {region}", _services_ready)
-    timeout: str | None = None
+    waiting: str | None = None
     try:
         waits.wait()
-    except TimeoutError as err:
-        timeout = str(err)
-    failed: dict[str, tuple[str, bool]] = {}
+    except compute.StillWaiting as err:
+        waiting = str(err)
+    failed: dict[str, str] = {}
     for key, error in waits.failed.items():
         for sid in groups.get(key, [key]):
-            failed[sid] = (error, False)
-    if timeout:
+            failed[sid] = error
+    pending: set[str] = set()
+    if waiting:
         for key in waits.custom:
-            for sid in groups.get(key, [key]):
-                failed.setdefault(sid, (f"still waiting: {timeout}", True))
+            pending.update(groups.get(key, [key]))
     for r in results:
-        if r["id"] in failed and r["outcome"] != STEP_FAILED:
-            error, retryable = failed[r["id"]]
-            r.update(outcome=STEP_FAILED, detail=f"{r['detail']}; {error}", retryable=retryable)
+        if r["outcome"] == STEP_FAILED:
+            continue
+        if r["id"] in failed:
+            r.update(outcome=STEP_FAILED, detail=f"{r['detail']}; {failed[r['id']]}", retryable=False)
+        elif r["id"] in pending:
+            r.update(outcome=WAITING, detail=f"{r['detail']}; {waiting}", retryable=True)
         r["finished_at"] = format_window(now_utc())
     return results
 
@@ -1075,11 +1179,28 @@ def run_compute_steps(
 
 
 def run_traffic_steps(
-    ctx: AwsContext, steps: list[fp.Step], *, run_id: str, delay: float = 5.0, max_attempts: int = 120
+    ctx: AwsContext,
+    steps: list[fp.Step],
+    *,
+    run_id: str,
+    policy: Policy | None = None,
+    memo: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """UPSERT every record of a zone in one change batch, then wait for INSYNC."""
+    """UPSERT every record of a zone in one change batch (and each database's record), then one
+    INSYNC round: changes still PENDING leave the wait step ``waiting``.
+
+    ``memo`` (kept by the operator across rounds) remembers the change ids of the first round.
+    """
     results: list[dict[str, Any]] = []
-    change_ids: list[str] = []
+    memo = memo if memo is not None else {}
+    change_ids: list[str] = list(memo.get("change_ids", []))
+    if policy is not None:
+        run = handlers.Run(ctx=ctx, policy=policy, run_id=run_id)
+        for step in steps:
+            if step.action in handlers.HANDLERS:
+                _run_handler(run, step, results, memo)
+        for r in results:
+            change_ids.extend(r.get("change_ids") or [])
     by_zone: dict[str, list[fp.Step]] = {}
     for step in steps:
         if step.action == fp.UPSERT_RECORDS:
@@ -1110,14 +1231,17 @@ def run_traffic_steps(
                 f"{x.name} -> {x.value}" + (f" w{x.weight}" if x.set_identifier else "") for x in specs[s.id]
             )
             results.append(_result(s, outcome, detail, change_ids=ids))
+    memo["change_ids"] = sorted(set(change_ids))
     for step in steps:
         if step.action != fp.WAIT_INSYNC:
             continue
-        try:
-            route53.wait_insync(ctx, change_ids, delay=delay, max_attempts=max_attempts)
-            results.append(_result(step, DONE, f"{len(change_ids)} change(s) INSYNC"))
-        except TimeoutError as err:
-            results.append(_result(step, STEP_FAILED, str(err), retryable=True))
+        pending = route53.pending_changes(ctx, memo["change_ids"])
+        if pending:
+            results.append(
+                _result(step, WAITING, f"{len(pending)} change(s) still PENDING: {', '.join(pending)}")
+            )
+        else:
+            results.append(_result(step, DONE, f"{len(memo['change_ids'])} change(s) INSYNC"))
     return results
 
 
@@ -1142,13 +1266,14 @@ def run_verify_steps(
     fo: Failover,
     steps: list[fp.Step],
     *,
-    delay: float = 10.0,
-    max_attempts: int = 6,
+    final: bool = True,
 ) -> tuple[list[dict[str, Any]], datetime | None]:
-    """Check every health check, re-checking the unhealthy ones until they pass or time runs out.
+    """One round of every health check.
 
-    A check without data (``unknown``) is recorded; the policy's ``verify.unknown`` says whether it
-    fails the run. Returns the results and when everything was healthy (None if it never was).
+    Not ``final``: an unhealthy or unknown check comes back ``waiting`` (the operator defers and
+    checks again). ``final`` (the last round): a check without data (``unknown``) is recorded and
+    the policy's ``verify.unknown`` says whether it fails the run; unhealthy fails. Returns the
+    results and when everything was healthy (None if it is not).
     """
     checks = [s for s in steps if s.action == fp.CHECK_HEALTH]
     names = [s.params["name"] for s in checks if s.params.get("name")]
@@ -1172,8 +1297,8 @@ def run_verify_steps(
         return [f"{s.target} ({state[s.id][0]})" for s in checks if state[s.id][0] != route53.HEALTHY]
 
     try:
-        compute.poll(_round, what="health checks", delay=delay, max_attempts=max_attempts)
-    except TimeoutError:
+        compute.poll(_round, what="health checks")
+    except compute.StillWaiting:
         pass
     results: list[dict[str, Any]] = []
     healthy = True
@@ -1181,6 +1306,9 @@ def run_verify_steps(
         status, detail = state.get(s.id, (route53.UNKNOWN, "not checked"))
         if status == route53.HEALTHY:
             outcome = DONE
+        elif not final:
+            outcome = WAITING
+            healthy = False
         elif status == route53.UNKNOWN and s.params.get("unknown", "warn") == "warn":
             outcome = UNKNOWN
         else:
@@ -1252,12 +1380,83 @@ class FailoverBaseOperator(DrBaseOperator):
         if _flag(self.dry_run_flag):
             raise AirflowSkipException("dry run: the plan is written, nothing in AWS changes")
 
+    # --- phases that wait: one batched round per call, deferred between rounds ----------------
+
+    waiter_delay: float = 15.0
+    waiter_max_attempts: int = 120
+
+    def one_round(self, context: Context, memo: dict[str, Any], final: bool) -> list[dict[str, Any]]:
+        """Subclasses: start or look again at every step of the phase (idempotent), once."""
+        raise NotImplementedError
+
+    def run_rounds(self, context: Context, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One round; defers to the triggerer (``TimeDeltaTrigger``) while a step is ``waiting``.
+
+        No worker slot is held between rounds. The state (memo, per-step timing) travels in the
+        deferral's kwargs. After ``waiter_delay * waiter_max_attempts`` seconds the last round is
+        final: what still waits fails (retryable). Each result gets its measured ``seconds``.
+        """
+        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+        now = now_utc()
+        state = state or {"memo": {}, "timing": {}, "rounds": 0, "started_at": format_window(now)}
+        started = parse_window(state["started_at"])
+        final = (now - started).total_seconds() >= self.waiter_delay * self.waiter_max_attempts
+        results = self.one_round(context, state["memo"], final)
+        state["rounds"] += 1
+        timing: dict[str, dict[str, Any]] = state["timing"]
+        for r in results:
+            t = timing.setdefault(r["id"], {"started_at": state["started_at"]})
+            if r["outcome"] == WAITING:
+                continue
+            if "outcome" not in t:
+                t.update(outcome=r["outcome"], finished_at=r["finished_at"])
+                t["seconds"] = (
+                    parse_window(r["finished_at"]) - parse_window(t["started_at"])
+                ).total_seconds()
+            elif t["outcome"] == DONE and r["outcome"] == ALREADY:
+                r["outcome"] = DONE  # done by an earlier round of this run
+            r["finished_at"] = t["finished_at"]
+            r["seconds"] = t["seconds"]
+        waiting = [r for r in results if r["outcome"] == WAITING]
+        if waiting and not final:
+            self.log.info(
+                "Round %d: %d step(s) waiting (%s); deferring %ss",
+                state["rounds"],
+                len(waiting),
+                "; ".join(f"{r['id']}: {r['detail']}" for r in waiting)[:2000],
+                self.waiter_delay,
+            )
+            self.defer(
+                trigger=TimeDeltaTrigger(timedelta(seconds=self.waiter_delay)),
+                method_name="resume_rounds",
+                kwargs={"state": state},
+            )
+        for r in waiting:
+            r.update(
+                outcome=STEP_FAILED,
+                detail=f"{r['detail']}; still waiting after {state['rounds']} round(s)",
+                retryable=True,
+            )
+        self.log.info("Phase done in %d round(s)", state["rounds"])
+        return results
+
+    def resume_rounds(self, context: Context, event: Any = None, state: dict[str, Any] | None = None) -> Any:
+        return self.complete(context, self.run_rounds(context, state))
+
+    def complete(self, context: Context, results: list[dict[str, Any]]) -> Any:
+        """Subclasses: push and check the results (after the last round)."""
+        raise NotImplementedError
+
     def finish(self, context: Context, results: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
         """Push the results (the audit reads them even when this task fails), then fail if any step did."""
         context["ti"].xcom_push(key="results", value=results)
         for r in results:
             level = logging.ERROR if r["outcome"] == STEP_FAILED else logging.INFO
-            self.log.log(level, "%s %s: %s (%s)", r["outcome"].upper(), r["id"], r["detail"], r["region"])
+            took = f", {r['seconds']:.0f} s" if r.get("seconds") is not None else ""
+            self.log.log(
+                level, "%s %s: %s (%s%s)", r["outcome"].upper(), r["id"], r["detail"], r["region"], took
+            )
         failed = [r for r in results if r["outcome"] == STEP_FAILED]
         if failed:
             text = f"{len(failed)} {what} step(s) failed: " + "; ".join(
@@ -1290,6 +1489,14 @@ class FailoverReadinessOperator(FailoverBaseOperator):
             self.log.info("checked: %s", check)
         for warning in report["warnings"]:
             self.log.warning("WARNING: %s", warning)
+        for line in report.get("fencing") or []:
+            self.log.info("fencing: %s", line)
+        if report["problems"] and _flag(self.drill) and report.get("only_missing_copies"):
+            # A fresh install: the drill is scheduled before the first DR copy exists. Not red.
+            raise AirflowSkipException(
+                "no DR copy to rehearse with yet (the first dr_copy_<plan> run makes them): "
+                + "; ".join(report["problems"])
+            )
         if report["problems"]:
             for problem in report["problems"]:
                 self.log.error("PROBLEM: %s", problem)
@@ -1299,6 +1506,88 @@ class FailoverReadinessOperator(FailoverBaseOperator):
             )
         self.log.info("Ready: %d warning(s)", len(report["warnings"]))
         return report
+
+
+class FailoverApprovalOperator(ApprovalOperator):
+    """The go/no-go: an Airflow approval (Required Actions, or the REST API's HITL endpoints).
+
+    Asked in every real failover and failback, after the plan and before the first change: the
+    body shows the steps, the RPO of every copy used, the fencing status and the readiness
+    warnings (:mod:`awsdr.failover.approval`). A drill is not asked; ``failover.approval.required:
+    false`` approves by policy (audited so). Reject: every change is skipped and the audit says who
+    rejected. No answer within ``failover.approval.timeout``: the task fails and nothing changes.
+    The return value (the audit's ``approval``) names the responder.
+
+    :param required: the policy's ``failover.approval.required``.
+    :param drill: the form's drill flag (templated).
+    :param plan_task_id: the task whose return value is the plan.
+    :param readiness_task_id: the task whose return value is the readiness report.
+    :param audit_task_id: never skipped on a rejection (it audits it).
+    """
+
+    template_fields: Collection[str] = (*ApprovalOperator.template_fields, "drill")
+
+    def __init__(
+        self,
+        *,
+        required: bool = True,
+        drill: Any = False,
+        plan_task_id: str = "plan",
+        readiness_task_id: str = "readiness",
+        audit_task_id: str = "notify",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("subject", "Approve the failover runbook?")
+        super().__init__(**kwargs)
+        self.required = required
+        self.drill = drill
+        self.plan_task_id = plan_task_id
+        self.readiness_task_id = readiness_task_id
+        self.audit_task_id = audit_task_id
+
+    def execute(self, context: Context) -> Any:
+        if _flag(self.drill):
+            self.log.info("A drill is not approved: it changes nothing real")
+            return {"decision": "not asked", "by": None, "how": "drill"}
+        if not self.required:
+            self.log.warning("failover.approval.required is false: approved by policy")
+            return {
+                "decision": "approved",
+                "by": "policy",
+                "how": "approved by policy",
+                "at": _iso(now_utc()),
+            }
+        ti = context["ti"]
+        plan = ti.xcom_pull(task_ids=self.plan_task_id) or {}
+        readiness = ti.xcom_pull(task_ids=self.readiness_task_id) or {}
+        if not plan:
+            raise AirflowFailException(f"no plan from task {self.plan_task_id!r}: nothing to approve")
+        timeout = self.response_timeout or timedelta(minutes=30)
+        self.subject = approval_text.subject(plan)
+        self.body = approval_text.body(plan, readiness, timeout=timeout, now=now_utc())
+        self.log.info("Asking for approval (%s):\n%s", self.subject, self.body)
+        return super().execute(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        answer = HITLOperator.execute_complete(self, context=context, event=event)
+        chosen = answer["chosen_options"][0]
+        user = answer.get("responded_by_user") or {}
+        decision: dict[str, Any] = {
+            "decision": "approved" if chosen == self.APPROVE else "rejected",
+            "by": user.get("name") or user.get("id") or "unknown",
+            "by_id": user.get("id"),
+            "at": answer["responded_at"].isoformat() if answer.get("responded_at") else None,
+            "how": "Required Actions",
+        }
+        self.log.info("%s by %s", decision["decision"].upper(), decision["by"])
+        if chosen != self.APPROVE:
+            skip = [
+                t
+                for t in context["task"].get_flat_relatives(upstream=False)
+                if not t.is_teardown and t.task_id != self.audit_task_id
+            ]
+            self.skip(ti=context["ti"], tasks=skip)
+        return decision
 
 
 class FailoverPlanOperator(FailoverBaseOperator):
@@ -1369,10 +1658,14 @@ class FailoverPlanOperator(FailoverBaseOperator):
 
 
 class DataLayerOperator(FailoverBaseOperator):
-    """Promote replicas, fail over global databases or restore from the newest DR copies; wait.
+    """Fence the primary, promote replicas, fail over global databases or restore from the newest
+    DR copies (failover); freeze the DR writers and bring every write home (failback).
+
+    Deferrable: each round starts what is not started and polls what AWS is doing in one batch;
+    between rounds the task waits in the triggerer, holding no worker slot.
 
     :param waiter_delay: seconds between batched status polls.
-    :param waiter_max_attempts: polls before giving up (the task then retries: waiting resumes).
+    :param waiter_max_attempts: rounds before giving up (the task then retries: waiting resumes).
     """
 
     def __init__(self, *, waiter_delay: float = 30.0, waiter_max_attempts: int = 240, **kwargs: Any) -> None:
@@ -1382,25 +1675,29 @@ class DataLayerOperator(FailoverBaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         self.skip_if_dry_run()
+        return self.complete(context, self.run_rounds(context))
+
+    def one_round(self, context: Context, memo: dict[str, Any], final: bool) -> list[dict[str, Any]]:
         dag_run = context["dag_run"]
-        window = parse_window(format_window(dag_run.run_after))
-        results = run_data_steps(
+        return run_data_steps(
             self.ctx,
             self.policy,
             self.steps(context, (fp.DATA,)),
-            window=window,
+            window=parse_window(format_window(dag_run.run_after)),
             run_id=dag_run.run_id,
-            delay=self.waiter_delay,
-            max_attempts=self.waiter_max_attempts,
+            memo=memo,
         )
+
+    def complete(self, context: Context, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self.finish(context, results, "data")
 
 
 class ComputeOperator(FailoverBaseOperator):
-    """Scale the standby ASGs and ECS services, or launch from the copied AMIs; wait until serving.
+    """Scale the standby ASGs and ECS services, or launch from the copied AMIs; wait (deferred)
+    until serving.
 
     :param waiter_delay: seconds between batched status polls.
-    :param waiter_max_attempts: polls before giving up.
+    :param waiter_max_attempts: rounds before giving up.
     """
 
     def __init__(self, *, waiter_delay: float = 15.0, waiter_max_attempts: int = 120, **kwargs: Any) -> None:
@@ -1410,18 +1707,18 @@ class ComputeOperator(FailoverBaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         self.skip_if_dry_run()
-        results = run_compute_steps(
-            self.ctx,
-            self.policy,
-            self.steps(context, (fp.COMPUTE,)),
-            delay=self.waiter_delay,
-            max_attempts=self.waiter_max_attempts,
-        )
+        return self.complete(context, self.run_rounds(context))
+
+    def one_round(self, context: Context, memo: dict[str, Any], final: bool) -> list[dict[str, Any]]:
+        return run_compute_steps(self.ctx, self.policy, self.steps(context, (fp.COMPUTE,)))
+
+    def complete(self, context: Context, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self.finish(context, results, "compute")
 
 
 class TrafficOperator(FailoverBaseOperator):
-    """Route 53 UPSERTs (one change batch per zone), then wait for INSYNC.
+    """Route 53 UPSERTs (one change batch per zone, and each database's record), then INSYNC
+    (deferred between polls).
 
     Runs only when everything upstream succeeded (``all_success``): a failed data or compute
     step never moves traffic.
@@ -1434,18 +1731,24 @@ class TrafficOperator(FailoverBaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         self.skip_if_dry_run()
-        results = run_traffic_steps(
+        return self.complete(context, self.run_rounds(context))
+
+    def one_round(self, context: Context, memo: dict[str, Any], final: bool) -> list[dict[str, Any]]:
+        return run_traffic_steps(
             self.ctx,
             self.steps(context, (fp.TRAFFIC,)),
             run_id=context["dag_run"].run_id,
-            delay=self.waiter_delay,
-            max_attempts=self.waiter_max_attempts,
+            policy=self.policy,
+            memo=memo,
         )
+
+    def complete(self, context: Context, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self.finish(context, results, "traffic")
 
 
 class VerifyOperator(FailoverBaseOperator):
-    """Health checks (Route 53 status or HTTP GET); records when all are healthy and the RTO.
+    """Health checks (Route 53 status or HTTP GET), re-checked (deferred) until healthy; records
+    when all are healthy and the RTO.
 
     The RTO is measured from the run's start to the moment every check passed.
     """
@@ -1457,12 +1760,21 @@ class VerifyOperator(FailoverBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.skip_if_dry_run()
+        return self.complete(context, self.run_rounds(context))
+
+    def one_round(self, context: Context, memo: dict[str, Any], final: bool) -> list[dict[str, Any]]:
         results, healthy_at = run_verify_steps(
-            self.ctx,
-            self.failover,
-            self.steps(context, (fp.VERIFY,)),
-            delay=self.waiter_delay,
-            max_attempts=self.waiter_max_attempts,
+            self.ctx, self.failover, self.steps(context, (fp.VERIFY,)), final=final
+        )
+        memo["healthy_at"] = _iso(healthy_at)
+        if not results:
+            memo["healthy_at"] = format_window(now_utc())
+        return results
+
+    def complete(self, context: Context, results: list[dict[str, Any]]) -> dict[str, Any]:
+        healthy = all(r["outcome"] in (DONE, UNKNOWN) for r in results)
+        healthy_at = (
+            max((parse_window(r["finished_at"]) for r in results), default=now_utc()) if healthy else None
         )
         start = context["dag_run"].start_date
         rto = (healthy_at - start).total_seconds() if healthy_at is not None and start is not None else None
@@ -1495,9 +1807,13 @@ class NotifyOperator(FailoverBaseOperator):
         gate_task_id: str = "go_no_go",
         phase_task_ids: tuple[str, ...] = ("data_layer", "compute", "traffic", "verify", "drill_teardown"),
         verify_task_id: str = "verify",
+        approval_task_id: str = "approval",
+        approval_timeout: str = "PT30M",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.approval_task_id = approval_task_id
+        self.approval_timeout = approval_timeout
         self.gate_task_id = gate_task_id
         self.phase_task_ids = phase_task_ids
         self.verify_task_id = verify_task_id
@@ -1519,7 +1835,7 @@ class NotifyOperator(FailoverBaseOperator):
             # Never past validation / readiness / planning: nothing changed; no AWS call here either.
             if failed:
                 raise AirflowFailException(f"the runbook stopped before any change: {', '.join(failed)}")
-            raise AirflowSkipException("the runbook did not run (dry run)")
+            raise AirflowSkipException("the runbook did not run (a dry run, or nothing to rehearse yet)")
         ti = context["ti"]
         dag_run = context["dag_run"]
         plan = self.plan_doc(context)
@@ -1535,7 +1851,32 @@ class NotifyOperator(FailoverBaseOperator):
         ]
         conf = dag_run.conf or {}
         who = conf.get("requested_by") or getattr(dag_run, "triggering_user_name", None) or "unknown"
-        outcome = "failed" if failed else "succeeded"
+        approval = ti.xcom_pull(task_ids=self.approval_task_id) or {}
+        approval_state = states.get(self.approval_task_id)
+        if approval_state == "failed" and not approval:
+            approval = {
+                "decision": "no answer",
+                "by": None,
+                "how": f"no answer within {self.approval_timeout}: nothing was changed",
+            }
+        rejected = approval.get("decision") == "rejected"
+        outcome = "rejected" if rejected else "failed" if failed else "succeeded"
+        fencing_audit = [
+            {
+                "target": r["target"],
+                "fenced": r.get("fenced"),
+                "detail": r["detail"],
+                "partial": r.get("partial"),
+            }
+            for r in results
+            if r["action"] in (fp.FENCE_PRIMARY, fp.FENCE_BUCKET)
+        ]
+        freezes = [
+            {"target": r["target"], **r["freeze"], "reconciled": r.get("reconciled")}
+            for r in results
+            if r.get("freeze")
+        ]
+        rto_steps = {r["id"]: r.get("seconds") for r in results}
         audit = {
             "schema": 1,
             "dag_id": dag_run.dag_id,
@@ -1552,6 +1893,10 @@ class NotifyOperator(FailoverBaseOperator):
             "healthy_at": summary.get("healthy_at"),
             "rto_seconds": summary.get("rto_seconds"),
             "outcome": outcome,
+            "approval": approval,
+            "fencing": fencing_audit,
+            "write_freeze": freezes,
+            "rto_step_seconds": rto_steps,
             "failed_tasks": failed,
             "task_states": states,
             "steps": results,
@@ -1579,6 +1924,10 @@ class NotifyOperator(FailoverBaseOperator):
                 )
             except ClientError as err:
                 self.log.error("SNS publish to %s failed: %s", topic, err)
+        if rejected:
+            raise AirflowSkipException(
+                f"the {self.direction} was rejected by {approval.get('by')}: nothing changed"
+            )
         if failed:
             raise AirflowFailException(
                 f"the {self.direction} did not complete: failed tasks {', '.join(failed)}"
@@ -1662,3 +2011,73 @@ def run_teardown_steps(ctx: AwsContext, policy: Policy, steps: list[fp.Step]) ->
 
         _run(step, results, _one)
     return results
+
+
+class FailoverReadinessScheduleOperator(DrBaseOperator):
+    """Every runbook's pre-flight on a schedule (``dr_failover_readiness``); see
+    :mod:`awsdr.failover.readiness`. Read-only but for the document, the metric and the alerts.
+
+    Succeeds whatever the readiness (it is a monitor: the alert, the document and the metric say
+    it); fails only when a check itself cannot run.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from awsdr.catalog import Catalog
+        from awsdr.failover import readiness as sched
+
+        fo = self.policy.failover
+        if fo is None:
+            raise AirflowSkipException(f"{self.policy.source_path} has no failover section")
+        reports: dict[str, dict[str, Any]] = {}
+        for region in self.policy.dr_regions:
+            for direction in fp.DIRECTIONS:
+                report = check_readiness(
+                    self.ctx,
+                    self.policy,
+                    strategy=fo.strategy,
+                    target_region=region,
+                    direction=direction,
+                    drill=False,
+                    standing=direction == fp.FAILBACK,
+                )
+                key = sched.runbook_key(direction, region)
+                reports[key] = report
+                self.log.info(
+                    "%s: %s (%d problem(s), %d warning(s))",
+                    key,
+                    sched.state_of(report),
+                    len(report["problems"]),
+                    len(report["warnings"]),
+                )
+                for problem in report["problems"]:
+                    self.log.warning("%s PROBLEM: %s", key, problem)
+        catalog = Catalog(
+            self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
+        )
+        prior = catalog.get_json(sched.DOC_KEY)
+        doc, alerts = sched.transitions(prior, reports, now=format_window(now_utc()))
+        catalog.put_json(sched.DOC_KEY, doc)
+        metrics = [
+            {
+                "MetricName": sched.METRIC_NAME,
+                "Dimensions": [
+                    {"Name": "Runbook", "Value": key.split("@")[0]},
+                    {"Name": "Region", "Value": key.split("@")[1]},
+                ],
+                "Value": 1.0 if entry["state"] == sched.READY else 0.0,
+                "Unit": "Count",
+            }
+            for key, entry in doc["runbooks"].items()
+        ]
+        self.ctx.client("cloudwatch", self.policy.catalog_region).put_metric_data(
+            Namespace=sched.METRIC_NAMESPACE, MetricData=metrics
+        )
+        topic = self.policy.sns_topic_arn
+        for key, change, entry in alerts:
+            subject, message = sched.alert_text(key, change, entry)
+            self.log.warning("ALERT %s", subject)
+            if topic:
+                self.ctx.client("sns", topic.split(":")[3]).publish(
+                    TopicArn=topic, Subject=subject[:100], Message=message
+                )
+        return {"runbooks": {k: v["state"] for k, v in doc["runbooks"].items()}, "alerts": len(alerts)}

@@ -104,6 +104,20 @@ CLEANUP_RESTORES = "cleanup_restores"
 DELETE_DRILL_COMPUTE = "delete_drill_compute"
 DELETE_DRILL_RECORDS = "delete_drill_records"
 DELETE_DRILL_POINTS = "delete_drill_points"
+SWEEP_DRILLS = "sweep_drills"
+# Fencing, write freezes and lossless failback (awsdr.failover).
+FENCE_PRIMARY = "fence_primary"
+FENCE_BUCKET = "fence_bucket"
+MOVE_DB_RECORD = "move_db_record"
+RECONCILE_TABLE = "reconcile_table"
+SYNC_BUCKET_HOME = "sync_bucket_home"
+REVERSE_REPLICA = "reverse_replica"
+
+#: Reachability of a primary resource, as the readiness probe found it.
+REACHABLE = "reachable"
+UNREACHABLE = "unreachable"
+#: TTL of the database records (databases[].dns) the runbook writes.
+DB_RECORD_TTL = 30
 
 #: Suffixes of the names restores get in drills and failbacks.
 DRILL_SUFFIX = "drill"
@@ -323,16 +337,39 @@ def plan_runbook(
         region=target_region,
         note="done by the readiness task before planning; listed for the record",
     )
+    if drill and direction == FAILOVER:
+        b.add(
+            DATA,
+            SWEEP_DRILLS,
+            f"drills@{target_region}",
+            [f"every kind: delete resources tagged {TAG_DRILL}=<another run> in {target_region}"],
+            mutating=True,
+            region=target_region,
+            params={
+                "tag_key": TAG_DRILL,
+                "keep": run_id,
+                "kinds": sorted({d.kind for d in failover.databases}),
+            },
+            note="a drill killed mid-way left these behind; swept before this drill starts",
+        )
     if direction == FAILOVER:
+        if not drill:
+            _fencing(b, failover, strategy, target_region, home, facts)
         for db in failover.databases:
             _data_failover(b, db, strategy, target_region, drill, run_id, facts)
         _compute_failover(b, failover, strategy, target_region, drill, run_id, facts)
         _traffic(b, failover, target_region, home, direction, drill, facts)
+        if not drill:
+            _db_records(b, failover, strategy, target_region, home, direction)
         _verify(b, failover, serving, facts)
     else:
         for db in failover.databases:
             _data_failback(b, db, strategy, target_region, home, drill, run_id, facts, kms_key)
+        if not drill:
+            _buckets_home(b, failover, target_region, home)
         _traffic(b, failover, target_region, home, direction, drill, facts)
+        if not drill:
+            _db_records(b, failover, strategy, target_region, home, direction)
         _verify(b, failover, serving, facts)
         _compute_failback(b, failover, strategy, target_region, drill)
     _notify(b, sns_topic_arn, catalog, run_id, direction)
@@ -456,13 +493,15 @@ def _data_failover(
     if mode == MODE_GLOBAL_CLUSTER and db.global_cluster:
         cluster = replica or f"<member of {db.global_cluster} in {target}>"
         arn = resource_arn("aurora", target, cluster, facts.get("account_id"))
+        switchover = f.get("primary") == REACHABLE and not drill
         b.add(
             DATA,
             FAILOVER_GLOBAL_CLUSTER,
             key,
             [
                 f"rds.failover_global_cluster(GlobalClusterIdentifier={db.global_cluster}, "
-                f"TargetDbClusterIdentifier={arn}, AllowDataLoss=True) in {target}",
+                f"TargetDbClusterIdentifier={arn}, {'Switchover' if switchover else 'AllowDataLoss'}=True) "
+                f"in {target}",
                 f"rds.describe_global_clusters(GlobalClusterIdentifier={db.global_cluster}) "
                 f"until {cluster} writes, in {target}",
             ],
@@ -473,9 +512,14 @@ def _data_failover(
                 "global_cluster": db.global_cluster,
                 "cluster": replica,
                 "cluster_arn": arn,
-                "allow_data_loss": True,
+                "allow_data_loss": not switchover,
             },
             note="an Aurora global database has one writer: the writer moves to the DR region"
+            + (
+                "; the primary answers: a switchover (fenced: Aurora makes the old writer read-only first)"
+                if switchover
+                else "; the primary does not answer: a failover with AllowDataLoss (NOT fenced)"
+            )
             + (" (active-active keeps serving reads everywhere)" if strategy == "active-active" else ""),
         )
         return
@@ -627,6 +671,57 @@ def _data_failback(
         )
         return
     dr_writer = replica if mode in (MODE_REPLICA, MODE_REPLICA_CLUSTER) and replica else db.name
+    if db.kind == "dynamodb":
+        b.add(
+            DATA,
+            RECONCILE_TABLE,
+            key,
+            [
+                f"dynamodb.put_resource_policy(<Deny item writes but this runner>) on {dr_writer} in {dr} "
+                "(the write freeze)",
+                f"dynamodb.create_backup({db.name}, awsdr-final-...) in {home}: the stale table's final "
+                "recovery point, tagged awsdr:final-backup",
+                f"dynamodb.scan({dr_writer}) in {dr} -> batch_write_item({db.name}) in {home}; "
+                "home items DR no longer has are deleted",
+                f"dynamodb.delete_resource_policy(<the failover's fence>) on {db.name} in {home}",
+            ],
+            mutating=True,
+            region=home,
+            params={"kind": db.kind, "table": db.name, "dr_table": dr_writer, "dr_region": dr},
+            note="lossless: every item written in the DR region up to the freeze is in the original "
+            f"table {db.name} at home; the DR table stays frozen",
+        )
+        return
+    if db.kind == "rds":
+        b.add(
+            DATA,
+            REVERSE_REPLICA,
+            key,
+            [
+                f"rds.create_db_instance_read_replica({name}, SourceDBInstanceIdentifier=<{dr_writer} ARN>, "
+                f"KmsKeyId={kms_key or '<primary key>'}) in {home}",
+                f"route53: {db.dns or '<databases[].dns>'} CNAME -> {name} (read-only: the write freeze), "
+                f"wait its TTL",
+                f"cloudwatch.get_metric_statistics(ReplicaLag of {name}) until 0 in {home}",
+                f"rds.promote_read_replica({name}) in {home}, until available",
+            ],
+            mutating=True,
+            region=home,
+            params={
+                "kind": db.kind,
+                "source": db.name,
+                "dr_region": dr,
+                "dr_writer": dr_writer,
+                "name": name,
+                "record": db.dns,
+                "ttl": DB_RECORD_TTL,
+                "kms_key": kms_key,
+                "tags": {"awsdr:failback-of": key},
+            },
+            note=f"reverse replication: {name} at home replicates {dr_writer}; the freeze is the record "
+            "moving to it; promoted at zero lag, so nothing written in the DR region is lost",
+        )
+        return
     b.add(
         DATA,
         RESYNC_TO_PRIMARY,
@@ -649,8 +744,136 @@ def _data_failback(
             "tags": {"awsdr:failback-of": key},
         },
         note=f"the DR writer {dr_writer} is captured, copied home and restored as {name} next to the "
-        "original (never over it): point clients at it, or rename, after checking it",
+        "original (never over it). NOT lossless: writes after the snapshot stay in the DR region; "
+        "an Aurora global database (global_cluster) fails back without loss",
     )
+
+
+# --- fencing, database records, buckets ----------------------------------------------------------
+
+
+def fence_method(db: FailoverDatabase, mode: str) -> str:
+    """How a reachable primary of ``db`` is fenced (see :mod:`awsdr.failover.fencing`)."""
+    if db.kind == "dynamodb":
+        return "table policy denies writes"
+    if mode == MODE_GLOBAL_CLUSTER:
+        return "global switchover"
+    stop = "StopDBCluster" if db.kind == "aurora" else "StopDBInstance"
+    if mode in (MODE_REPLICA, MODE_REPLICA_CLUSTER):
+        how = f"{stop} once the promotion detaches the replica"
+        return f"record {db.dns} to the read-only replica, then {how}" if db.dns else how
+    return stop
+
+
+def _fencing(
+    b: _Builder, failover: Failover, strategy: str, target: str, home: str, facts: dict[str, Any]
+) -> None:
+    for db in failover.databases:
+        key = db_key(db)
+        mode = data_mode(db, strategy=strategy, region=target, drill=False)
+        if mode == MODE_GLOBAL_CLUSTER:
+            continue  # the switchover step fences (see _data_failover)
+        reach = ((facts.get("databases") or {}).get(key) or {}).get("primary") or UNREACHABLE
+        method = fence_method(db, mode)
+        replica = db.replicas.get(target) if mode in (MODE_REPLICA, MODE_REPLICA_CLUSTER) else None
+        calls = (
+            [f"{method}: {db.name} in {home}"]
+            if reach == REACHABLE
+            else [f"none: {db.name} in {home} is {reach} (recorded as not fenced)"]
+        )
+        b.add(
+            DATA,
+            FENCE_PRIMARY,
+            key,
+            calls,
+            mutating=reach == REACHABLE,
+            region=home,
+            params={
+                "kind": db.kind,
+                "name": db.name,
+                "reachable": reach,
+                "method": method,
+                "record": db.dns,
+                "replica": replica,
+                "dr_region": target,
+                "ttl": DB_RECORD_TTL,
+            },
+            note="before anything is promoted in the DR region"
+            if reach == REACHABLE
+            else "NOT FENCED: the primary did not answer the readiness probe",
+        )
+    for bucket in failover.buckets:
+        reach = (facts.get("buckets") or {}).get(bucket.name) or UNREACHABLE
+        b.add(
+            DATA,
+            FENCE_BUCKET,
+            f"s3/{bucket.name}",
+            [f"s3.put_bucket_policy({bucket.name}, + Deny object writes but this runner) in {home}"]
+            if reach == REACHABLE
+            else [f"none: {bucket.name} is {reach} (recorded as not fenced)"],
+            mutating=reach == REACHABLE,
+            region=home,
+            params={"bucket": bucket.name, "reachable": reach, "method": "bucket policy denies writes"},
+            note="applications write to the DR bucket from now on"
+            if reach == REACHABLE
+            else "NOT FENCED: the bucket did not answer the readiness probe",
+        )
+
+
+def _buckets_home(b: _Builder, failover: Failover, dr: str, home: str) -> None:
+    for bucket in failover.buckets:
+        dr_bucket = bucket.dr.get(dr)  # None: the DR copy bucket (resolved at run time)
+        shown = dr_bucket or f"<DR copy bucket of {bucket.name}>"
+        b.add(
+            DATA,
+            SYNC_BUCKET_HOME,
+            f"s3/{bucket.name}",
+            [
+                f"s3.put_bucket_policy({shown}, + Deny object writes but this runner) in {dr} "
+                "(the write freeze)",
+                f"s3.copy_object(every object applications wrote in {shown}) -> {bucket.name} in {home}",
+                f"s3.put_bucket_policy({bucket.name}, - the failover's fence) in {home}",
+            ],
+            mutating=True,
+            region=home,
+            params={"bucket": bucket.name, "dr_bucket": dr_bucket, "dr_region": dr},
+            note="lossless: objects written in the DR bucket during the failover are copied home",
+        )
+
+
+def _db_records(b: _Builder, failover: Failover, strategy: str, dr: str, home: str, direction: str) -> None:
+    for db in failover.databases:
+        if not db.dns or db.kind == "dynamodb":
+            continue
+        mode = data_mode(db, strategy=strategy, region=dr, drill=False)
+        if direction == FAILOVER:
+            region = dr
+            writer = (
+                db.replicas.get(dr) or db.name
+                if mode in (MODE_REPLICA, MODE_REPLICA_CLUSTER, MODE_GLOBAL_CLUSTER)
+                else db.name
+            )
+        else:
+            region = home
+            writer = (
+                db.name
+                if mode == MODE_GLOBAL_CLUSTER
+                else restore_name(db.kind, db.name, direction=FAILBACK, drill=False)
+            )
+        b.add(
+            TRAFFIC,
+            MOVE_DB_RECORD,
+            f"{db.dns} CNAME",
+            [
+                f"rds.describe_db_{'clusters' if db.kind == 'aurora' else 'instances'}({writer}) in {region}: "
+                "its writer endpoint",
+                f"route53.change_resource_record_sets(UPSERT {db.dns} CNAME {DB_RECORD_TTL} -> <endpoint>)",
+            ],
+            mutating=True,
+            region="global",
+            params={"kind": db.kind, "record": db.dns, "writer": writer, "writer_region": region},
+            note=f"clients reach {db_key(db)} by {db.dns}: it follows the writer to {region}",
+        )
 
 
 # --- compute ------------------------------------------------------------------------------------

@@ -1,0 +1,285 @@
+"""Fencing (failover) and write freezes (failback), per engine.
+
+A failover away from a primary that still answers must stop writes there before anything is
+promoted in the DR region, or both regions take writes (split brain). A failback must stop writes
+in the DR region before the last data is sent home, or those writes are lost. The mechanisms:
+
+==========================  ============================================  =========================================
+resource                    fence (failover, in the primary)              freeze (failback, in the DR region)
+==========================  ============================================  =========================================
+DynamoDB table              resource policy ``Deny`` of every write API   the same policy on the DR table
+                            to every principal but this runner
+S3 bucket                   bucket policy statement ``Deny`` PutObject /  the same statement on the DR bucket
+                            DeleteObject* to every principal but the
+                            runner
+RDS instance                stopped (``StopDBInstance``); with a cross-   the database's record (``databases[].dns``)
+                            region read replica AWS refuses to stop the   moved to the home read replica, which
+                            source, so it is stopped right after the      refuses writes until it is promoted at
+                            promotion, and the database's record moves    zero lag (reverse replication)
+                            to the read-only replica before it
+Aurora global database      the switchover itself (``Switchover=True``:   the switchover back (no data loss)
+                            Aurora makes the old writer read-only first)
+Aurora cluster              stopped (``StopDBCluster``) where AWS allows  as RDS, with a replica cluster at home
+                            it, else after the promotion, as RDS
+==========================  ============================================  =========================================
+
+An unreachable primary (connection refused or timed out, 5xx) cannot be fenced: it is recorded
+as ``not fenced`` and the approval shows it. The policies carry a ``Sid`` of this product
+(``awsdr-fence``, ``awsdr-freeze``) and are merged with the resource's own policy, never replace
+it; lifting one removes only that statement.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from awsdr.aws.context import error_code
+
+if TYPE_CHECKING:
+    from awsdr.aws.context import AwsContext
+
+log = logging.getLogger(__name__)
+
+FENCE_SID = "awsdr-fence"
+FREEZE_SID = "awsdr-freeze"
+
+#: Every DynamoDB API that changes items.
+DYNAMODB_WRITES = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+]
+#: Every S3 API that writes or deletes objects.
+S3_WRITES = [
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectAcl",
+    "s3:PutObjectTagging",
+    "s3:RestoreObject",
+]
+#: Errors that mean "the region (or service endpoint) does not answer", not "no such resource".
+_DOWN_CODES = frozenset(
+    {"InternalError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException", "503", "500"}
+)
+_MISSING_CODES = frozenset(
+    {"DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault", "ResourceNotFoundException"}
+)
+_MISSING_CODES |= {"NoSuchBucket", "404", "NotFound"}
+
+
+def runner_principal(ctx: AwsContext, region: str) -> str:
+    """The ARN fences exempt: this runner's role (an assumed-role session maps to its role)."""
+    arn = str(ctx.client("sts", region).get_caller_identity()["Arn"])
+    parts = arn.split(":")
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+    return arn
+
+
+def probe(ctx: AwsContext, kind: str, region: str, name: str) -> tuple[str, str]:
+    """Whether ``name`` in ``region`` answers: ``(reachable | unreachable | missing, detail)``.
+
+    One read-only describe. Connection errors, timeouts and 5xx answers are ``unreachable``.
+    """
+    try:
+        if kind == "rds":
+            db = ctx.client("rds", region).describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+            return "reachable", f"{name} is {db.get('DBInstanceStatus')}"
+        if kind == "aurora":
+            cl = ctx.client("rds", region).describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]
+            return "reachable", f"{name} is {cl.get('Status')}"
+        if kind == "dynamodb":
+            table = ctx.client("dynamodb", region).describe_table(TableName=name)["Table"]
+            return "reachable", f"{name} is {table.get('TableStatus')}"
+        ctx.client("s3", region).head_bucket(Bucket=name)
+        return "reachable", f"bucket {name} answers"
+    except ClientError as err:
+        code = error_code(err)
+        if code in _MISSING_CODES:
+            return "missing", f"{name} not found in {region} ({code})"
+        if code in _DOWN_CODES:
+            return "unreachable", f"{region} answers {code}"
+        return "reachable", f"{name} answers {code}"
+    except BotoCoreError as err:  # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError...
+        return "unreachable", f"{region} does not answer: {type(err).__name__}"
+
+
+def _deny_statement(sid: str, actions: list[str], resources: list[str], exempt: str) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": actions,
+        "Resource": resources,
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
+    }
+
+
+def _merged(policy: str | None, statement: dict[str, Any]) -> tuple[str, bool]:
+    doc: dict[str, Any] = json.loads(policy) if policy else {"Version": "2012-10-17", "Statement": []}
+    statements = [s for s in doc.get("Statement", []) if s.get("Sid") != statement["Sid"]]
+    changed = len(statements) == len(doc.get("Statement", []))
+    doc["Statement"] = [*statements, statement]
+    return json.dumps(doc, sort_keys=True), changed
+
+
+def _without(policy: str | None, sid: str) -> tuple[str | None, bool]:
+    if not policy:
+        return None, False
+    doc = json.loads(policy)
+    statements = doc.get("Statement", [])
+    kept = [s for s in statements if s.get("Sid") != sid]
+    if len(kept) == len(statements):
+        return policy, False
+    if not kept:
+        return None, True
+    doc["Statement"] = kept
+    return json.dumps(doc, sort_keys=True), True
+
+
+# --- DynamoDB -------------------------------------------------------------------------------------
+
+
+def _table_policy(client: Any, arn: str) -> str | None:
+    try:
+        return str(client.get_resource_policy(ResourceArn=arn)["Policy"])
+    except ClientError as err:
+        if error_code(err) in ("PolicyNotFoundException", "ResourceNotFoundException"):
+            return None
+        raise
+
+
+def deny_table_writes(ctx: AwsContext, region: str, table: str, sid: str) -> bool:
+    """Deny item writes on ``table`` to all but this runner; False when the statement was there."""
+    client = ctx.client("dynamodb", region)
+    arn = str(client.describe_table(TableName=table)["Table"]["TableArn"])
+    current = _table_policy(client, arn)
+    statement = _deny_statement(sid, DYNAMODB_WRITES, [arn, f"{arn}/*"], runner_principal(ctx, region))
+    doc, changed = _merged(current, statement)
+    if changed:
+        client.put_resource_policy(ResourceArn=arn, Policy=doc)
+    return changed
+
+
+def table_denies_writes(ctx: AwsContext, region: str, table: str, sid: str) -> bool:
+    client = ctx.client("dynamodb", region)
+    arn = str(client.describe_table(TableName=table)["Table"]["TableArn"])
+    current = _table_policy(client, arn)
+    return bool(current) and any(
+        s.get("Sid") == sid for s in json.loads(current or "{}").get("Statement", [])
+    )
+
+
+def allow_table_writes(ctx: AwsContext, region: str, table: str, sid: str) -> bool:
+    """Remove this product's statement ``sid``; False when it was not there."""
+    client = ctx.client("dynamodb", region)
+    arn = str(client.describe_table(TableName=table)["Table"]["TableArn"])
+    doc, changed = _without(_table_policy(client, arn), sid)
+    if not changed:
+        return False
+    if doc is None:
+        client.delete_resource_policy(ResourceArn=arn)
+    else:
+        client.put_resource_policy(ResourceArn=arn, Policy=doc)
+    return True
+
+
+# --- S3 -------------------------------------------------------------------------------------------
+
+
+def _bucket_policy(client: Any, bucket: str) -> str | None:
+    try:
+        return str(client.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as err:
+        if error_code(err) in ("NoSuchBucketPolicy",):
+            return None
+        raise
+
+
+def deny_bucket_writes(ctx: AwsContext, region: str, bucket: str, sid: str) -> bool:
+    """Deny object writes and deletes in ``bucket`` to all but this runner."""
+    client = ctx.client("s3", region)
+    arn = f"arn:aws:s3:::{bucket}/*"
+    statement = _deny_statement(sid, S3_WRITES, [arn], runner_principal(ctx, region))
+    doc, changed = _merged(_bucket_policy(client, bucket), statement)
+    if changed:
+        client.put_bucket_policy(Bucket=bucket, Policy=doc)
+    return changed
+
+
+def bucket_denies_writes(ctx: AwsContext, region: str, bucket: str, sid: str) -> bool:
+    current = _bucket_policy(ctx.client("s3", region), bucket)
+    return bool(current) and any(
+        s.get("Sid") == sid for s in json.loads(current or "{}").get("Statement", [])
+    )
+
+
+def allow_bucket_writes(ctx: AwsContext, region: str, bucket: str, sid: str) -> bool:
+    client = ctx.client("s3", region)
+    doc, changed = _without(_bucket_policy(client, bucket), sid)
+    if not changed:
+        return False
+    if doc is None:
+        client.delete_bucket_policy(Bucket=bucket)
+    else:
+        client.put_bucket_policy(Bucket=bucket, Policy=doc)
+    return True
+
+
+# --- RDS / Aurora -----------------------------------------------------------------------------------
+
+STOPPED = "stopped"
+STOPPING = "stopping"
+BLOCKED = "blocked"
+
+
+def stop_instance(ctx: AwsContext, region: str, ident: str) -> tuple[str, str]:
+    """Stop the DB instance ``ident``: ``(stopped | stopping | blocked, detail)``.
+
+    ``blocked``: AWS refuses now (it still has a read replica, or is busy); the caller tries again
+    on its next round.
+    """
+    rds = ctx.client("rds", region)
+    db = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    status = db.get("DBInstanceStatus")
+    if status == "stopped":
+        return STOPPED, f"{ident} is stopped"
+    if status == "stopping":
+        return STOPPING, f"{ident} is stopping"
+    replicas = db.get("ReadReplicaDBInstanceIdentifiers") or []
+    if replicas:
+        return BLOCKED, f"{ident} still has read replica(s) {', '.join(replicas)} (AWS refuses to stop it)"
+    try:
+        rds.stop_db_instance(DBInstanceIdentifier=ident)
+    except ClientError as err:
+        return BLOCKED, f"StopDBInstance {ident}: {error_code(err)}"
+    return STOPPING, f"StopDBInstance {ident}"
+
+
+def stop_cluster(ctx: AwsContext, region: str, ident: str) -> tuple[str, str]:
+    """Stop the Aurora cluster ``ident`` (same outcomes as :func:`stop_instance`)."""
+    rds = ctx.client("rds", region)
+    cl = rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
+    status = cl.get("Status")
+    if status == "stopped":
+        return STOPPED, f"{ident} is stopped"
+    if status == "stopping":
+        return STOPPING, f"{ident} is stopping"
+    replicas = cl.get("ReadReplicaIdentifiers") or []
+    if replicas:
+        return BLOCKED, f"{ident} still has replica cluster(s) {', '.join(replicas)}"
+    try:
+        rds.stop_db_cluster(DBClusterIdentifier=ident)
+    except ClientError as err:
+        return BLOCKED, f"StopDBCluster {ident}: {error_code(err)}"
+    return STOPPING, f"StopDBCluster {ident}"

@@ -1,0 +1,250 @@
+"""Fencing, write freezes and lossless failback handlers against moto (no DAG: quick).
+
+moto accepts DynamoDB resource policies and S3 bucket policies but does not enforce them: the
+tests check the policies are in place and that the data moved, not that AWS refused a write.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from conftest import DR, PRIMARY
+
+from awsdr.aws import route53
+from awsdr.failover import fencing, handlers, reconcile
+from awsdr.planning import failover as fp
+from awsdr.policy import load_policy
+
+
+def _table(ctx, region, name, items):
+    ddb = ctx.client("dynamodb", region)
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for key, value in items.items():
+        ddb.put_item(TableName=name, Item={"pk": {"S": key}, "v": {"S": value}})
+
+
+def _items(ctx, region, name):
+    scan = ctx.client("dynamodb", region).scan(TableName=name)["Items"]
+    return {i["pk"]["S"]: i["v"]["S"] for i in scan}
+
+
+def _step(action, target, region, **params):
+    return fp.Step(
+        id=f"data:{action}:{target}",
+        phase=fp.DATA,
+        action=action,
+        target=target,
+        aws_calls=[],
+        mutating=True,
+        region=region,
+        params=params,
+    )
+
+
+@pytest.fixture
+def run(ctx):
+    return handlers.Run(ctx=ctx, policy=load_policy(), run_id="manual__t1")
+
+
+def _sids(policy_text):
+    return [s["Sid"] for s in json.loads(policy_text)["Statement"]]
+
+
+def test_fence_a_reachable_table_and_record_an_unreachable_one(ctx, run):
+    _table(ctx, PRIMARY, "orders", {"a": "1"})
+    step = _step(
+        fp.FENCE_PRIMARY,
+        "dynamodb/orders",
+        PRIMARY,
+        kind="dynamodb",
+        name="orders",
+        reachable=fp.REACHABLE,
+        method="table policy denies writes",
+    )
+    got = handlers.HANDLERS[fp.FENCE_PRIMARY](run, step, {})
+    assert got["outcome"] == "done"
+    assert got["fenced"] is True
+    arn = ctx.client("dynamodb", PRIMARY).describe_table(TableName="orders")["Table"]["TableArn"]
+    policy = ctx.client("dynamodb", PRIMARY).get_resource_policy(ResourceArn=arn)["Policy"]
+    statement = json.loads(policy)["Statement"][0]
+    assert statement["Sid"] == fencing.FENCE_SID
+    assert statement["Effect"] == "Deny"
+    assert "dynamodb:PutItem" in statement["Action"]
+    # again: already, nothing sent twice
+    assert handlers.HANDLERS[fp.FENCE_PRIMARY](run, step, {})["outcome"] == "already"
+    down = _step(
+        fp.FENCE_PRIMARY,
+        "dynamodb/orders",
+        PRIMARY,
+        kind="dynamodb",
+        name="orders",
+        reachable=fp.UNREACHABLE,
+        method="x",
+    )
+    got = handlers.HANDLERS[fp.FENCE_PRIMARY](run, down, {})
+    assert got["fenced"] is False
+    assert got["detail"].startswith("NOT FENCED")
+
+
+def test_probe_tells_a_dead_region_from_a_missing_resource(ctx, moto):
+    from awsdr.aws.context import AwsContext
+
+    assert fencing.probe(ctx, "dynamodb", PRIMARY, "nope")[0] == "missing"
+    dead = AwsContext.from_boto3(endpoint_url="http://127.0.0.1:9")  # nothing listens on port 9
+    reach, why = fencing.probe(dead, "rds", PRIMARY, "orders-db")
+    assert reach == "unreachable"
+    assert "does not answer" in why
+
+
+def test_fence_a_reachable_rds_primary_stops_it(ctx, run):
+    ctx.client("rds", PRIMARY).create_db_instance(
+        DBInstanceIdentifier="solo-db",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="u",
+        MasterUserPassword="password1",
+        AllocatedStorage=20,
+    )
+    step = _step(
+        fp.FENCE_PRIMARY,
+        "rds/solo-db",
+        PRIMARY,
+        kind="rds",
+        name="solo-db",
+        reachable=fp.REACHABLE,
+        method="StopDBInstance",
+        record=None,
+        replica=None,
+    )
+    got = handlers.HANDLERS[fp.FENCE_PRIMARY](run, step, {})
+    assert got["fenced"] is True
+    status = ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="solo-db")
+    assert status["DBInstances"][0]["DBInstanceStatus"] in ("stopped", "stopping")
+
+
+def test_dynamodb_failback_freezes_backs_up_and_reconciles_into_the_original_table(ctx, run):
+    # home: the stale table (fenced by the failover); DR: the table that served meanwhile
+    _table(ctx, PRIMARY, "orders", {"a": "old", "gone-in-dr": "x", "same": "s"})
+    fencing.deny_table_writes(ctx, PRIMARY, "orders", fencing.FENCE_SID)
+    _table(ctx, DR, "orders", {"a": "new", "same": "s", "written-in-dr": "w"})
+    step = _step(
+        fp.RECONCILE_TABLE,
+        "dynamodb/orders",
+        PRIMARY,
+        kind="dynamodb",
+        table="orders",
+        dr_table="orders",
+        dr_region=DR,
+    )
+    memo: dict = {}
+    got = None
+    for _ in range(5):  # rounds (moto's backup is AVAILABLE at once)
+        try:
+            got = handlers.HANDLERS[fp.RECONCILE_TABLE](run, step, memo)
+            break
+        except handlers.StillWaiting:
+            continue
+    assert got is not None
+    assert got["outcome"] == "done"
+    assert _items(ctx, PRIMARY, "orders") == {"a": "new", "same": "s", "written-in-dr": "w"}
+    assert got["reconciled"] == {"items": 3, "written": 2, "deleted": 1, "unchanged": 1, "dr_items": 3}
+    assert got["freeze"]["seconds"] >= 0
+    assert got["fence_lifted"] is True
+    # the DR table is frozen; the home fence is gone; the stale table's final backup is tagged on it
+    assert fencing.table_denies_writes(ctx, DR, "orders", fencing.FREEZE_SID)
+    assert not fencing.table_denies_writes(ctx, PRIMARY, "orders", fencing.FENCE_SID)
+    ddb = ctx.client("dynamodb", PRIMARY)
+    arn = ddb.describe_table(TableName="orders")["Table"]["TableArn"]
+    tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    assert tags[reconcile.TAG_FINAL_BACKUP] == got["final_backup"]
+    backup = ddb.describe_backup(BackupArn=got["final_backup"])["BackupDescription"]
+    assert backup["BackupDetails"]["BackupStatus"] == "AVAILABLE"
+    # a later round changes nothing
+    again = handlers.HANDLERS[fp.RECONCILE_TABLE](run, step, memo)
+    assert again["outcome"] == "already"
+
+
+def test_s3_failback_copies_the_applications_dr_writes_home(ctx, run):
+    s3h, s3d = ctx.client("s3", PRIMARY), ctx.client("s3", DR)
+    s3h.create_bucket(Bucket="app-home", CreateBucketConfiguration={"LocationConstraint": PRIMARY})
+    s3d.create_bucket(Bucket="app-dr", CreateBucketConfiguration={"LocationConstraint": DR})
+    s3h.put_object(Bucket="app-home", Key="old.txt", Body=b"old")
+    # the product's copy of old.txt, then what applications wrote during the failover
+    s3d.put_object(Bucket="app-dr", Key="old.txt", Body=b"old", Metadata={"awsdr-source-version-id": "v1"})
+    s3d.put_object(Bucket="app-dr", Key="new/1.txt", Body=b"one")
+    s3d.put_object(Bucket="app-dr", Key="new/2.txt", Body=b"two")
+    fencing.deny_bucket_writes(ctx, PRIMARY, "app-home", fencing.FENCE_SID)
+    step = _step(
+        fp.SYNC_BUCKET_HOME, "s3/app-home", PRIMARY, bucket="app-home", dr_bucket="app-dr", dr_region=DR
+    )
+    got = handlers.HANDLERS[fp.SYNC_BUCKET_HOME](run, step, {})
+    assert got["reconciled"]["objects"] == 2
+    assert got["reconciled"]["skipped_product_copies"] == 1
+    assert s3h.get_object(Bucket="app-home", Key="new/2.txt")["Body"].read() == b"two"
+    assert fencing.bucket_denies_writes(ctx, DR, "app-dr", fencing.FREEZE_SID)
+    assert not fencing.bucket_denies_writes(ctx, PRIMARY, "app-home", fencing.FENCE_SID)
+
+
+def test_rds_failback_reverse_replica_waits_for_the_freeze_and_zero_lag(ctx, run, monkeypatch):
+    rds = ctx.client("rds", DR)
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders-db-dr",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="u",
+        MasterUserPassword="password1",
+        AllocatedStorage=20,
+        BackupRetentionPeriod=1,
+    )
+    ctx.client("route53", "us-east-1").create_hosted_zone(Name="example.com.", CallerReference="t")
+    step = _step(
+        fp.REVERSE_REPLICA,
+        "rds/orders-db",
+        PRIMARY,
+        kind="rds",
+        source="orders-db",
+        dr_region=DR,
+        dr_writer="orders-db-dr",
+        name="orders-db-failback",
+        record="orders-db.example.com.",
+        ttl=30,
+        kms_key=None,
+        tags={},
+    )
+    memo: dict = {}
+    with pytest.raises(handlers.StillWaiting, match="TTL"):
+        handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
+    # the freeze: the record already points at the read-only home replica
+    home = ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="orders-db-failback")
+    endpoint = home["DBInstances"][0]["Endpoint"]["Address"]
+    assert reconcile.record_value(ctx, "orders-db.example.com.") == endpoint
+    memo["freeze_started_at"] = "2020-01-01T00:00:00Z"  # the TTL has passed
+    with pytest.raises(handlers.StillWaiting, match="ReplicaLag unknown"):
+        handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
+    ctx.client("cloudwatch", PRIMARY).put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ReplicaLag",
+                "Value": 0.0,
+                "Timestamp": datetime.now(UTC),
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "orders-db-failback"}],
+            }
+        ],
+    )
+    with pytest.raises(handlers.StillWaiting, match="promoting"):
+        handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
+    got = handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
+    assert got["outcome"] == "done"
+    assert got["reconciled"]["replica_lag_at_promotion"] == 0.0
+    assert got["freeze"]["how"].startswith("orders-db.example.com.")
+    zone = route53.zone_for(ctx, "orders-db.example.com")
+    assert zone is not None
+    assert zone[1] == "example.com."
