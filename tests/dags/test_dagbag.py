@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 #: tasks that validate input or report a final verdict: a retry cannot change their outcome
-FAIL_FAST = {"resolve_window", "check_failures", "validate_params", "check_breaker", "report"}
+FAIL_FAST = {"resolve_window", "check_failures", "validate_params", "check_breaker", "report", "approval"}
 
 
 @pytest.fixture(scope="module")

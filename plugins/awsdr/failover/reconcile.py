@@ -203,7 +203,7 @@ def copy_dr_writes_home(
     candidates = [
         key
         for key, obj in dr_objects.items()
-        if key not in home_objects or obj["LastModified"] > home_objects[key]["LastModified"]
+        if key not in home_objects or obj["LastModified"] >= home_objects[key]["LastModified"]
     ]
 
     def _one(key: str) -> str:
