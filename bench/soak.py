@@ -48,6 +48,7 @@ import logging
 import os
 import re
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -667,8 +668,6 @@ class Observer:
                     day["breaker_groups"] += [
                         f"{run['plan']}/{out['kind']} {g}" for g in run.get("blocked", {})
                     ][:20]
-                    for decision in run.get("deleted", []):
-                        del decision  # counted from the summary per region below
                     for region, s in run.get("summary", {}).get("by_region", {}).items():
                         day["deletes"][region] = day["deletes"].get(region, 0) + int(s.get("deleted", 0))
             day["breaker_trips"] += blocked
@@ -1178,6 +1177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    # a SIGTERM (timeout, Ctrl-C from make) unwinds, so the emulators this started are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.child:
         return run_child(args)
 
