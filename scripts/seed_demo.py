@@ -148,7 +148,13 @@ class Seeder:
 
     # --- S3 -----------------------------------------------------------------------------------
     def bucket(
-        self, name: str, region: str, tags: dict[str, str] | None, objects: int, versioned: bool
+        self,
+        name: str,
+        region: str,
+        tags: dict[str, str] | None,
+        objects: int,
+        versioned: bool,
+        object_lock: bool = False,
     ) -> None:
         s3 = self.c("s3", region)
         try:
@@ -156,7 +162,8 @@ class Seeder:
             return
         except ClientError:
             pass
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        lock = {"ObjectLockEnabledForBucket": True} if object_lock else {}
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region}, **lock)
         if versioned:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         if tags:
@@ -302,7 +309,8 @@ class Seeder:
         self.bucket("awsdr-demo-orders-assets", PRIMARY, gold, objects=12, versioned=True)
         self.bucket("awsdr-demo-reports", PRIMARY, silver, objects=6, versioned=True)
         self.bucket("awsdr-demo-sandbox", PRIMARY, {"app": "sandbox"}, objects=3, versioned=False)
-        self.bucket("awsdr-catalog", DR, None, objects=0, versioned=True)
+        # audit records are written under Object Lock, which a bucket with objects cannot enable
+        self.bucket("awsdr-catalog", DR, None, objects=0, versioned=True, object_lock=True)
         self.kms_alias(DR, "alias/awsdr")
         self.zone("example.com.")
         self.kms_alias(PRIMARY, "alias/awsdr")  # failback copies come home under it
