@@ -47,6 +47,17 @@ class LoseFirst:
         return answer
 
 
+class SpyMutating:
+    """Note every mutating request (before it is forwarded)."""
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def before(self, call):
+        if call.mutating and not call.path.startswith("/moto-api"):
+            self.seen.append(call.operation)
+
+
 def test_lost_create_answers_then_a_storm_make_one_point_and_one_copy_on_all_six_kinds(
     proxy, demo_estate, fast_retries
 ):
@@ -105,6 +116,12 @@ def test_lost_create_answers_then_a_storm_make_one_point_and_one_copy_on_all_six
     assert p.stats["throttle"] > 0
     assert p.stats["lost"] > 0
     assert copies2 == 2 * copies
+    # the checker only reads: through the proxy, not one mutating request
+    mutating: list[str] = []
+    p.set_faults(Faults())
+    p.rules.append(SpyMutating(mutating))
+    assert check(faulty, policy, copies_complete=True).ok
+    assert mutating == []
 
 
 class _Err(Exception):
