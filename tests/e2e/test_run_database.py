@@ -8,14 +8,47 @@ import pwd
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg2
 import pytest
 from conftest import ROOT, VENV_BIN
-from test_standalone_cycle import start_embedded_pg, stop_embedded_pg
 
 PG = [str(VENV_BIN / "python"), str(ROOT / "scripts/pg_embedded.py")]
+
+
+def start_embedded_pg(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``make run``'s PostgreSQL (scripts/pg_embedded.py) on ``home/postgres``; returns (process, URL)."""
+    pgdata = home / "postgres"
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "python"), str(ROOT / "scripts/pg_embedded.py"), "serve", str(pgdata)],
+        stdout=(home / "postgres.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while True:
+        url = subprocess.run(
+            [str(VENV_BIN / "python"), str(ROOT / "scripts/pg_embedded.py"), "url", str(pgdata)],
+            capture_output=True,
+            text=True,
+        )
+        if url.returncode == 0:
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.terminate()
+            raise AssertionError((home / "postgres.log").read_text()[-3000:])
+        time.sleep(1)
+    return proc, url.stdout.strip()
+
+
+def stop_embedded_pg(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()  # fast shutdown of the server, then the wrapper exits
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _config(**env: str) -> dict[str, str]:
