@@ -838,7 +838,9 @@ _APPROVAL_KEYS: dict[str, _Key] = {
         "a real failover/failback waits for an Airflow approval (false: approved by policy, audited)",
         default=True,
     ),
-    "timeout": _Key(_DURATION_SCHEMA, "no answer within this fails the run before any change", default="PT30M"),
+    "timeout": _Key(
+        _DURATION_SCHEMA, "no answer within this fails the run before any change", default="PT30M"
+    ),
 }
 
 _ASG_KEYS: dict[str, _Key] = {
@@ -1865,12 +1867,13 @@ def _database(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> Failover
     if "dns" in m:
         if kind == "dynamodb":
             raise _Invalid(
-                (*path, "dns"), "a DynamoDB table is addressed by its name", "rds and aurora only", at_key=True
+                (*path, "dns"),
+                "a DynamoDB table is addressed by its name",
+                "rds and aurora only",
+                at_key=True,
             )
         dns = _fqdn(m["dns"], (*path, "dns"), "a DNS name such as orders-db.internal.example.com")
-    return FailoverDatabase(
-        kind=kind, name=name, replicas=replicas, global_cluster=global_cluster, dns=dns
-    )
+    return FailoverDatabase(kind=kind, name=name, replicas=replicas, global_cluster=global_cluster, dns=dns)
 
 
 def _bucket(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverBucket:
