@@ -198,7 +198,6 @@ def _key_of(ctx):
     return {"pk": {"S": "written-in-dr"}}
 
 
-@pytest.mark.skip(reason=UNVERIFIED)
 @pytest.mark.parametrize("answer", ["Reject", None])
 def test_reject_or_no_answer_changes_nothing(airflow_db, estate, moto, monkeypatch, tmp_path, answer):
     dr_failover = _variant(tmp_path, monkeypatch, ("  drill:\n", "  approval: {timeout: PT2S}\n  drill:\n"))

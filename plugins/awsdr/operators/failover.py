@@ -1581,6 +1581,9 @@ class FailoverApprovalOperator(ApprovalOperator):
         }
         self.log.info("%s by %s", decision["decision"].upper(), decision["by"])
         if chosen != self.APPROVE:
+            # skip() ends this method (Airflow 3 raises DownstreamTasksSkipped): the audit reads
+            # the decision from XCom, so push it first.
+            context["ti"].xcom_push(key="return_value", value=decision)
             skip = [
                 t
                 for t in context["task"].get_flat_relatives(upstream=False)
