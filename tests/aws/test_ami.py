@@ -165,6 +165,8 @@ def test_duplicate_name_returns_the_existing_image():
         def client(self, service, region):
             return client
 
+        create_client = client  # creates go through the no-retry client (one stub serves both)
+
     with stub:
         point = AmiKind().capture(_Ctx(), res, "gold", W, tags)  # type: ignore[arg-type]
     assert point.point_id == "ami-0aaaaaaaaaaaaaaaa"
@@ -196,6 +198,8 @@ def test_failed_image_is_replaced_under_the_next_name():
     class _Ctx:
         def client(self, service, region):
             return client
+
+        create_client = client  # creates go through the no-retry client (one stub serves both)
 
     with stub:
         point = AmiKind().capture(_Ctx(), res, "gold", W, tags)  # type: ignore[arg-type]
