@@ -60,7 +60,7 @@ def test_copy_asks_for_encryption_with_the_dr_key(ctx):
     point, _ = _point(ctx)
     assert point.details["encrypted"] is False  # moto images are plaintext
     sent = []
-    ctx.client("ec2", DR).meta.events.register(
+    ctx.create_client("ec2", DR).meta.events.register(
         "provide-client-params.ec2.CopyImage", lambda params, **_: sent.append(dict(params))
     )
     copy = _copy(ctx, point)

@@ -150,7 +150,7 @@ def test_copy_exports_with_dr_key_tags_and_is_idempotent(ctx, monkeypatch):
     point = _capture(ctx, kind, "orders")
     _pitr_period(monkeypatch, W - timedelta(hours=1))
     sent = []
-    ctx.client("dynamodb", PRIMARY).meta.events.register(
+    ctx.create_client("dynamodb", PRIMARY).meta.events.register(
         "provide-client-params.dynamodb.ExportTableToPointInTime",
         lambda params, **_: sent.append(dict(params)),
     )
