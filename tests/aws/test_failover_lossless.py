@@ -219,6 +219,10 @@ def test_rds_failback_reverse_replica_waits_for_the_freeze_and_zero_lag(ctx, run
         tags={},
     )
     memo: dict = {}
+    # round 1 creates the home replica and waits for it; round 2 moves the record (the freeze)
+    # and waits out its TTL
+    with pytest.raises(handlers.StillWaiting, match="creating"):
+        handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
     with pytest.raises(handlers.StillWaiting, match="TTL"):
         handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
     # the freeze: the record already points at the read-only home replica
