@@ -205,12 +205,17 @@ def test_failback_resyncs_home_then_moves_traffic_then_rests_the_standbys() -> N
     assert phases(steps) == ["preflight", "data", "traffic", "verify", "compute", "notify"]
     data = by_target(steps, "data")
     rds = data["rds/orders-db"]
-    assert rds.action == fp.RESYNC_TO_PRIMARY
+    # RDS fails back losslessly: a home read replica of the DR writer behind the database's
+    # record (the write freeze), promoted at zero lag; no snapshot, so no write made after it is lost
+    assert rds.action == fp.REVERSE_REPLICA
     assert rds.region == PRIMARY
     assert rds.params["dr_writer"] == "orders-db-dr"
     assert rds.params["name"] == "orders-db-failback"
-    assert "rds.create_db_snapshot(DBInstanceIdentifier=orders-db-dr" in rds.aws_calls[0]
-    assert "KmsKeyId=alias/awsdr" in rds.aws_calls[1]
+    assert "rds.create_db_instance_read_replica(orders-db-failback" in rds.aws_calls[0]
+    assert "KmsKeyId=alias/awsdr" in rds.aws_calls[0]
+    assert "ReplicaLag" in rds.aws_calls[2]
+    # Aurora without a global database still comes back from a snapshot (readiness warns)
+    assert data["aurora/reports"].action == fp.RESYNC_TO_PRIMARY
     assert data["aurora/reports"].params["dr_writer"] == "reports"  # restored under its own name
     assert data["aurora/ledger"].action == fp.FAILOVER_GLOBAL_CLUSTER
     assert data["aurora/ledger"].params["allow_data_loss"] is False  # a planned switchover
@@ -248,12 +253,17 @@ def test_drill_is_isolated_and_torn_down(strategy: str) -> None:
     steps = plan(strategy, drill=True)
     assert phases(steps) == ["preflight", "data", "compute", "traffic", "verify", "notify", "teardown"]
     data = by_target(steps, "data")
-    assert {s.action for s in data.values()} == {fp.RESTORE_FROM_COPY}, "a drill never promotes"
+    # a drill never promotes: it restores from copies, after sweeping what a killed drill left
+    assert {s.action for s in data.values()} == {fp.RESTORE_FROM_COPY, fp.SWEEP_DRILLS}, (
+        "a drill never promotes"
+    )
     assert data["rds/orders-db"].params["name"] == "orders-db-drill"
     assert data["dynamodb/orders"].params["name"] == "orders-drill"
-    assert all(
-        s.params["tags"] == {"awsdr:drill": "manual__2026-11-25T00:00:00+00:00"} for s in data.values()
-    )
+    restores = [s for s in data.values() if s.action == fp.RESTORE_FROM_COPY]
+    assert all(s.params["tags"] == {"awsdr:drill": "manual__2026-11-25T00:00:00+00:00"} for s in restores)
+    sweep = data[f"drills@{DR}"]
+    assert sweep.params["tag_key"] == "awsdr:drill"
+    assert sweep.params["keep"] == "manual__2026-11-25T00:00:00+00:00"  # never this drill's own restores
     compute = [s for s in steps if s.phase == "compute"]
     assert not any(s.action in (fp.SCALE_ASG, fp.SCALE_ECS) for s in compute), "real standbys untouched"
     if strategy != "backup-restore":
