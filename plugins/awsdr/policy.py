@@ -423,6 +423,8 @@ class AsgStandby:
     region: str
     capacity: Capacity
     resting: Capacity = field(default_factory=Capacity)
+    #: for the cost estimate only (the group's launch template decides what runs)
+    instance_type: str | None = None
 
     kind = "asg"
 
@@ -436,6 +438,9 @@ class EcsStandby:
     region: str
     desired: int
     resting: int = 0
+    #: one task's size, for the cost estimate only (Fargate pricing; the task definition decides)
+    vcpu: float = 0.25
+    memory_gib: float = 0.5
 
     kind = "ecs"
 
@@ -511,6 +516,15 @@ class AuditLock:
 
 
 @dataclass(frozen=True)
+class Compliance:
+    """Thresholds of the compliance report: restores verified within ``verify_within``; every
+    plan's retention keeps points at least ``min_retention`` in the primary and the DR regions."""
+
+    verify_within: timedelta = timedelta(days=7)
+    min_retention: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole policy file, validated, with every default filled in."""
 
@@ -533,6 +547,7 @@ class Policy:
     plans: dict[str, Plan]
     failover: Failover | None = field(default=None)
     audit: AuditLock = field(default_factory=AuditLock)
+    compliance: Compliance = field(default_factory=Compliance)
 
     @property
     def catalog_region(self) -> str:
@@ -848,6 +863,9 @@ _ASG_KEYS: dict[str, _Key] = {
     "region": _Key(_REGION_SCHEMA, "its DR region", required=True),
     "capacity": _Key(_object_schema(_CAPACITY_KEYS), "its size when serving", required=True),
     "resting": _Key(_object_schema(_CAPACITY_KEYS), "its size while standing by", default={}),
+    "instance_type": _Key(
+        _str_schema(INSTANCE_TYPE_PATTERN), "its instances' type, for the console's cost estimate only"
+    ),
 }
 
 _ECS_KEYS: dict[str, _Key] = {
@@ -856,6 +874,10 @@ _ECS_KEYS: dict[str, _Key] = {
     "region": _Key(_REGION_SCHEMA, "its DR region", required=True),
     "desired": _Key(_int_schema(0), "desired task count when serving", required=True),
     "resting": _Key(_int_schema(0), "desired task count while standing by", default=0),
+    "vcpu": _Key({"type": "number", "exclusiveMinimum": 0}, "one task's vCPUs (cost estimate)", default=0.25),
+    "memory_gib": _Key(
+        {"type": "number", "exclusiveMinimum": 0}, "one task's memory in GiB (cost estimate)", default=0.5
+    ),
 }
 
 _ECS_ITEM_KEYS: dict[str, _Key] = {
@@ -974,6 +996,17 @@ _AUDIT_KEYS: dict[str, _Key] = {
     "retention": _Key(_DURATION_SCHEMA, "how long each audit record is locked", default="P2557D"),
 }
 
+_COMPLIANCE_KEYS: dict[str, _Key] = {
+    "verify_within": _Key(
+        _DURATION_SCHEMA,
+        "a restore verified at most this long ago passes the compliance control",
+        default="P7D",
+    ),
+    "min_retention": _Key(
+        _DURATION_SCHEMA, "every plan keeps points at least this long (primary and DR)", default="P7D"
+    ),
+}
+
 _POLICY_KEYS: dict[str, _Key] = {
     "version": _Key({"type": "integer", "const": 1}, "policy format version (1)", required=True),
     "timezone": _Key(_str_schema(), "IANA timezone of the cron schedules", default="UTC"),
@@ -1023,6 +1056,9 @@ _POLICY_KEYS: dict[str, _Key] = {
     "vault": _Key(_object_schema(_VAULT_KEYS), "cross-account vault (absent: copies stay in this account)"),
     "audit": _Key(
         _object_schema(_AUDIT_KEYS), "S3 Object Lock of the audit records in the catalog bucket", default={}
+    ),
+    "compliance": _Key(
+        _object_schema(_COMPLIANCE_KEYS), "thresholds of the compliance report (dr_posture)", default={}
     ),
     "plans": _Key(
         {
@@ -1909,6 +1945,8 @@ def _compute(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AsgStandb
             region=region,
             desired=desired,
             resting=resting,
+            vcpu=_positive(_get(m, "vcpu", _ECS_KEYS), (*epath, "vcpu")),
+            memory_gib=_positive(_get(m, "memory_gib", _ECS_KEYS), (*epath, "memory_gib")),
         )
     m = _keyed(value, path, _ASG_KEYS, "a standby ({asg: name, region, capacity} or {ecs: {...}})")
     region = _region(m["region"], (*path, "region"))
@@ -1923,7 +1961,20 @@ def _compute(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AsgStandb
         region=region,
         capacity=capacity,
         resting=rest,
+        instance_type=(
+            None
+            if m.get("instance_type") is None
+            else _matching(
+                m["instance_type"], (*path, "instance_type"), INSTANCE_TYPE_PATTERN, "an instance type"
+            )
+        ),
     )
+
+
+def _positive(value: Any, path: _PathT) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise _Invalid(path, f"{value!r} is not a positive number", "a number above 0")
+    return float(value)
 
 
 def _ami_launch(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AmiLaunch:
@@ -2120,6 +2171,7 @@ def _build_policy(doc: Any, source: str) -> Policy:
                 )
     failover = _failover(m["failover"], primary, dr_regions) if "failover" in m else None
     audit = _audit(_get(m, "audit", _POLICY_KEYS))
+    compliance = _compliance(_get(m, "compliance", _POLICY_KEYS))
     return Policy(
         source_path=source,
         version=1,
@@ -2140,6 +2192,15 @@ def _build_policy(doc: Any, source: str) -> Policy:
         plans=plans,
         failover=failover,
         audit=audit,
+        compliance=compliance,
+    )
+
+
+def _compliance(value: Any) -> Compliance:
+    m = _keyed(value, ("compliance",), _COMPLIANCE_KEYS, "compliance")
+    return Compliance(
+        verify_within=_duration(_get(m, "verify_within", _COMPLIANCE_KEYS), ("compliance", "verify_within")),
+        min_retention=_duration(_get(m, "min_retention", _COMPLIANCE_KEYS), ("compliance", "min_retention")),
     )
 
 
