@@ -133,7 +133,6 @@ def _replica_lag_zero(ctx, ident="orders-db-failback"):
     )
 
 
-@pytest.mark.skip(reason=UNVERIFIED)
 def test_pilot_light_failover_dr_writes_then_lossless_failback(dags, estate, moto, monkeypatch):
     ctx = estate
     from awsdr.kinds.s3 import dr_bucket_name
@@ -257,7 +256,6 @@ def _promoted(ctx):
     return any(t["Key"] == "awsdr:promoted-at" for t in db.get("TagList", []))
 
 
-@pytest.mark.skip(reason=UNVERIFIED)
 @pytest.mark.parametrize("strategy", ["backup-restore", "warm-standby"])
 def test_strategy_runbooks(dags, estate, strategy):
     ctx = estate
@@ -284,7 +282,6 @@ def test_strategy_runbooks(dags, estate, strategy):
         assert _ecs_desired(ctx) == 2
 
 
-@pytest.mark.skip(reason=UNVERIFIED)
 def test_active_active_sets_the_failed_region_weight_to_zero_and_notifies(
     airflow_db, estate, moto, tmp_path, monkeypatch
 ):
@@ -326,7 +323,6 @@ def test_active_active_sets_the_failed_region_weight_to_zero_and_notifies(
     assert "weight 0" in traffic[0]["aws_calls"][0]
 
 
-@pytest.mark.skip(reason=UNVERIFIED)
 def test_missing_replica_stops_the_run_before_any_change(airflow_db, estate, moto, tmp_path, monkeypatch):
     ctx = estate
     # (moto cannot delete a cross-region replica: the policy names one that does not exist)
@@ -342,7 +338,6 @@ def test_missing_replica_stops_the_run_before_any_change(airflow_db, estate, mot
     assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
 
 
-@pytest.mark.skip(reason=UNVERIFIED)
 def test_failed_step_stops_before_traffic_and_a_retrigger_resumes(dags, estate, moto, monkeypatch):
     from awsdr.aws import compute
 
@@ -401,3 +396,74 @@ def test_drill_leaves_nothing_behind(dags, estate):
     assert _asg(ctx) == (0, 0, 0)
     assert _ecs_desired(ctx) == 1
     assert not _promoted(ctx)
+
+
+def test_data_layer_waits_deferred_holding_no_worker_slot(airflow_db, estate, moto, tmp_path, monkeypatch):
+    """While AWS still promotes the replica, ``data_layer`` is deferred to this project's trigger:
+    not running, no slot of the default pool occupied. (moto promotes at once: the status poll
+    answers ``modifying`` for the replica until two deferrals were seen, then the real status.)"""
+    from airflow.models.pool import Pool
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.sdk.execution_time import supervisor
+    from airflow.utils.session import create_session
+
+    from awsdr.kinds import _rds_common
+
+    ctx = estate
+    dr_failover = _variant(tmp_path, monkeypatch, ("  drill:\n", "  approval: {required: false}\n  drill:\n"))
+    seen: list[dict] = []
+    polls: list[str] = []  # what the phase's status poll answered for the replica, in order
+    real_status = _rds_common.instance_status
+
+    def pending_until_seen_twice(c, region, ids):
+        states = real_status(c, region, ids)
+        if "orders-db-dr" in states:
+            if len(seen) < 2:
+                states["orders-db-dr"] = "modifying"
+            polls.append(states["orders-db-dr"])
+        return states
+
+    real_run = supervisor.run_task_in_process
+
+    def spy(*, ti, task):
+        result = real_run(ti=ti, task=task)
+        if ti.task_id == "data_layer" and str(result.ti.state) == "deferred":
+            with create_session() as session:
+                row = session.query(TaskInstance).filter_by(id=str(ti.id)).one()
+                trigger = session.get(Trigger, row.trigger_id) if row.trigger_id else None
+                running = (
+                    session.query(TaskInstance)
+                    .filter_by(dag_id=ti.dag_id, run_id=ti.run_id, state="running")
+                    .count()
+                )
+                pool = session.query(Pool).filter_by(pool=Pool.DEFAULT_POOL_NAME).one()
+                seen.append(
+                    {
+                        "state": str(row.state),
+                        "classpath": trigger.classpath if trigger else None,
+                        "running": running,
+                        "occupied": pool.occupied_slots(session=session),
+                        "last_poll": polls[-1] if polls else None,
+                    }
+                )
+        return result
+
+    monkeypatch.setattr(_rds_common, "instance_status", pending_until_seen_twice)
+    monkeypatch.setattr(supervisor, "run_task_in_process", spy)
+    run = dr_failover.dr_failover.test(run_conf=LIVE)
+    assert run.state == "success", _states(run)
+    assert len(seen) >= 2, seen
+    assert polls[-1] == "available", polls  # and resumed to see it done
+    for s in seen[:2]:
+        assert s["state"] == "deferred", seen
+        assert s["classpath"] == "awsdr.operators.failover_trigger.FailoverRoundTrigger", seen
+        assert s["running"] == 0, seen  # nothing holds a worker while AWS works
+        assert s["occupied"] == 0, seen
+        assert s["last_poll"] == "modifying", seen  # deferred while the promotion was pending
+    audit = _catalog(ctx, run.run_id, "audit.json")
+    assert audit["approval"]["by"] == "policy"
+    assert audit["approval"]["how"] == "approved by policy"
+    promote = [s for s in audit["steps"] if s["action"] == "promote_read_replica"]
+    assert promote[0]["outcome"] == "done", promote
+    assert audit["rto_step_seconds"][promote[0]["id"]] > 0

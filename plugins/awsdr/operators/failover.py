@@ -1390,13 +1390,14 @@ class FailoverBaseOperator(DrBaseOperator):
         raise NotImplementedError
 
     def run_rounds(self, context: Context, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """One round; defers to the triggerer (``TimeDeltaTrigger``) while a step is ``waiting``.
+        """One round; defers to the triggerer (:class:`FailoverRoundTrigger`) while a step is
+        ``waiting``.
 
         No worker slot is held between rounds. The state (memo, per-step timing) travels in the
-        deferral's kwargs. After ``waiter_delay * waiter_max_attempts`` seconds the last round is
+        trigger and comes back in its event (and in the deferral's kwargs). After ``waiter_delay * waiter_max_attempts`` seconds the last round is
         final: what still waits fails (retryable). Each result gets its measured ``seconds``.
         """
-        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+        from awsdr.operators.failover_trigger import FailoverRoundTrigger
 
         now = now_utc()
         state = state or {"memo": {}, "timing": {}, "rounds": 0, "started_at": format_window(now)}
@@ -1428,7 +1429,7 @@ class FailoverBaseOperator(DrBaseOperator):
                 self.waiter_delay,
             )
             self.defer(
-                trigger=TimeDeltaTrigger(timedelta(seconds=self.waiter_delay)),
+                trigger=FailoverRoundTrigger.after(self.waiter_delay, state, phase=self.task_id),
                 method_name="resume_rounds",
                 kwargs={"state": state},
             )
@@ -1442,6 +1443,12 @@ class FailoverBaseOperator(DrBaseOperator):
         return results
 
     def resume_rounds(self, context: Context, event: Any = None, state: dict[str, Any] | None = None) -> Any:
+        if state is None and isinstance(event, dict):
+            state = event.get("state")  # dag.test() hands back the event only
+        if state is None:
+            # never restart at round 1 here (that loop never ends): fail this try; the retry starts
+            # the phase over (every step is idempotent)
+            raise AirflowException("resumed without the phase's state: retrying the phase from the start")
         return self.complete(context, self.run_rounds(context, state))
 
     def complete(self, context: Context, results: list[dict[str, Any]]) -> Any:
