@@ -11,6 +11,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException
 
 from awsdr.aws.context import chunks, error_code
+from awsdr.console import compliance, cost
+from awsdr.console.compliance import LockStatus
+from awsdr.console.data import COMPLIANCE_LATEST, append_history, history_sample, points_doc
+from awsdr.console.data import HISTORY_KEY as CONSOLE_HISTORY_KEY
+from awsdr.console.data import POINTS_KEY as CONSOLE_POINTS_KEY
 from awsdr.kinds import kind_for
 from awsdr.operators.backup import DrBaseOperator, run_window
 from awsdr.posture import (
@@ -92,6 +97,8 @@ class PostureInputs:
     verify: list[dict[str, Any]] = field(default_factory=list)
     orphans: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: the vault account's copies (None: no vault, or it could not be listed)
+    vault_points: list[RecoveryPoint] | None = None
 
 
 class PostureOperator(DrBaseOperator):
@@ -235,8 +242,10 @@ class PostureOperator(DrBaseOperator):
             listed = pool.submit(self.list_points)
             verify = pool.submit(self.verify_results, catalog)
             orphans = pool.submit(self.orphans, catalog)
+            vault = pool.submit(self.list_vault_points)
             points, unlisted, list_errors = listed.result()
             selected, undiscovered, discover_errors = discovered.result()
+            vault_points, vault_errors = vault.result()
             return PostureInputs(
                 points=points,
                 unlisted=unlisted,
@@ -244,8 +253,27 @@ class PostureOperator(DrBaseOperator):
                 undiscovered=undiscovered,
                 verify=verify.result(),
                 orphans=orphans.result(),
-                errors=list_errors + discover_errors,
+                errors=list_errors + discover_errors + vault_errors,
+                vault_points=vault_points,
             )
+
+    def list_vault_points(self) -> tuple[list[RecoveryPoint] | None, list[str]]:
+        """The vault account's copies of every selected kind (the compliance report's vault control)."""
+        vault = self.policy.vault
+        if vault is None:
+            return None, []
+        from awsdr.operators.copy import vault_context
+
+        try:
+            vault_ctx = vault_context()
+            out: list[RecoveryPoint] = []
+            for kind in self._kinds():
+                for region in vault.regions:
+                    out += kind_for(kind, self.policy).vault_points(vault_ctx, region)
+        except Exception as err:
+            self.log.exception("Listing the vault account's copies failed")
+            return None, [f"vault: {error_code(err)}: {err}"]
+        return out, []
 
     def _read_many(self, catalog: Catalog, keys: list[str]) -> dict[str, Any]:
         def one(key: str) -> tuple[str, Any]:
@@ -330,7 +358,67 @@ class PostureOperator(DrBaseOperator):
                 failures.append(f"{event['key']} {event['event']}: {error_code(err)}")
         return failures
 
-    # --- execute ----------------------------------------------------------------------------
+    # --- the console's documents: points, history, compliance ---------------------------------
+
+    def dr_key_arns(self) -> dict[str, str]:
+        """The policy's DR keys as ARNs (the compliance report compares copies' keys with them)."""
+        from awsdr.aws.kms import key_arn
+
+        out: dict[str, str] = {}
+        for region, key in self.policy.kms_keys.items():
+            try:
+                out[region] = key_arn(self.ctx, region, key)
+            except Exception as err:
+                self.log.warning("Could not resolve the DR key %s in %s: %s", key, region, error_code(err))
+        return out
+
+    def lock_status(self, catalog: Catalog) -> LockStatus:
+        try:
+            conf = catalog.s3.get_object_lock_configuration(Bucket=catalog.bucket)["ObjectLockConfiguration"]
+        except Exception as err:
+            code = error_code(err)
+            if code in ("ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"):
+                return LockStatus(enabled=False)
+            return LockStatus(enabled=False, error=f"{code}: {err}")
+        rule = (conf.get("Rule") or {}).get("DefaultRetention") or {}
+        days = rule.get("Days") or (rule["Years"] * 365 if rule.get("Years") else None)
+        return LockStatus(
+            enabled=conf.get("ObjectLockEnabled") == "Enabled", mode=rule.get("Mode"), days=days
+        )
+
+    def publish_console(
+        self, catalog: Catalog, inputs: PostureInputs, doc: dict[str, Any], window: datetime
+    ) -> dict:
+        """``console/points.json``, ``console/history.json`` and the compliance report (JSON, CSV, HTML)."""
+        points = points_doc(inputs.points, window=doc["window"], vault_points=inputs.vault_points or [])
+        catalog.put_json(CONSOLE_POINTS_KEY, points)
+        history = append_history(catalog.get_json(CONSOLE_HISTORY_KEY), history_sample(doc, points))
+        catalog.put_json(CONSOLE_HISTORY_KEY, history)
+        rows = compliance.evaluate(
+            self.policy,
+            doc,
+            inputs.points,
+            now=window,
+            dr_keys=self.dr_key_arns(),
+            lock=self.lock_status(catalog),
+            vault_points=inputs.vault_points,
+        )
+        report = compliance.report(rows, window=window, generated_at=datetime.now(tz=UTC))
+        stamp = window_stamp(window)
+        for key in (f"compliance/{stamp}.json", f"{COMPLIANCE_LATEST}.json"):
+            catalog.put_json(key, report)
+        for suffix, body, ctype in (
+            ("csv", compliance.to_csv(rows), "text/csv"),
+            ("html", compliance.to_html(report), "text/html"),
+        ):
+            for key in (f"compliance/{stamp}.{suffix}", f"{COMPLIANCE_LATEST}.{suffix}"):
+                catalog.s3.put_object(Bucket=catalog.bucket, Key=key, Body=body.encode(), ContentType=ctype)
+        self.log.info(
+            "Compliance report %s: %s",
+            "compliant" if report["compliant"] else "NOT compliant",
+            report["summary"],
+        )
+        return {"compliant": report["compliant"], "summary": report["summary"]}
 
     # --- compute ----------------------------------------------------------------------------
 
@@ -369,6 +457,7 @@ class PostureOperator(DrBaseOperator):
 
         doc["run_id"] = context["dag_run"].run_id
         doc["written_at"] = format_window(datetime.now(tz=UTC))
+        doc["cost"] = cost.estimate(policy, inputs.points, now=window)
         doc["events"] = [
             {k: e[k] for k in ("key", "event", "type", "plan", "kind", "source")} for e in events
         ]
@@ -376,6 +465,8 @@ class PostureOperator(DrBaseOperator):
         catalog.put_json(key, doc)
         catalog.put_json(LATEST_KEY, doc)
         self.log.info("Wrote s3://%s/%s (and %s): totals %s", catalog.bucket, key, LATEST_KEY, doc["totals"])
+
+        compliant = self.publish_console(catalog, inputs, doc, window)
 
         sent_values = self.put_metrics(doc, window)
         self.log.info(
@@ -406,4 +497,9 @@ class PostureOperator(DrBaseOperator):
             "not_discovered": {f"{p}/{k}": r for (p, k), r in sorted(inputs.undiscovered.items())},
             "events": doc["events"],
             "sent": 0 if policy.sns_topic_arn is None else len(events) - len(failures),
+            "compliance": compliant,
+            "cost": {
+                "storage_usd_month": doc["cost"]["storage_usd_month"],
+                "transfer_usd_day": doc["cost"]["transfer"]["usd_day"],
+            },
         }
