@@ -5,6 +5,7 @@
 - ``capture_scale.json``: capturing N EBS volumes in one task against a local moto server:
   wall time, peak memory of the engine, and the AWS calls made by operation (from moto's
   request recorder) — the point is that describes are batched, not one per resource.
+- ``console.json``: the DR console's pages for a catalog of 2,000 resources (``bench_console.py``).
 
 Figures are for this machine only; compare runs on the same machine.
 """
@@ -201,6 +202,7 @@ def main() -> None:
     bench_policy()
     bench_dag_parse()
     bench_capture(int(os.environ.get("AWSDR_BENCH_VOLUMES", "1000")))
+    runpy.run_path(str(ROOT / "bench" / "bench_console.py"), run_name="__main__")
     print(f"results in {RESULTS}")
 
 

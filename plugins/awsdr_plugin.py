@@ -21,6 +21,5 @@ class AwsDrPlugin(AirflowPlugin):
             "href": CONSOLE_PREFIX.lstrip("/") + "/",
             "url_route": "disaster-recovery",
             "destination": "nav",
-            "icon": "",
         }
     ]

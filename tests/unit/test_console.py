@@ -438,3 +438,19 @@ def test_a_large_catalog_renders(n):
     assert f"Open alerts ({n})" in home
     assert home.count('href="resource/gold/ebs/') == 2 * n
     assert client.get(f"/resource/gold/ebs/vol-{n - 1}").status_code == 200
+
+
+def test_a_stale_view_is_served_at_once_while_a_background_refresh_reads_the_catalog():
+    import time
+
+    docs = catalog_docs(healthy(), [verified()])
+    reader = MemoryCatalog(docs)
+    data = ConsoleData(lambda: reader, ttl=0)
+    first = data.snapshot()
+    changed = dict(docs["posture/latest.json"], window="2026-11-24T12:15:00Z")
+    reader.docs["posture/latest.json"] = json.dumps(changed).encode()
+    assert data.snapshot() is first  # stale, served without waiting
+    deadline = time.monotonic() + 10
+    while data.snapshot().posture["window"] != "2026-11-24T12:15:00Z":
+        assert time.monotonic() < deadline, "the background refresh never landed"
+        time.sleep(0.05)

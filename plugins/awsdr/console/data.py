@@ -173,6 +173,7 @@ class ConsoleData:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._refreshing = False
         self._docs: dict[str, tuple[str, Any]] = {}  # key -> (etag, parsed)
         self.reads = 0  # GETs made (tests and the benchmark count them)
 
@@ -209,13 +210,25 @@ class ConsoleData:
         return text
 
     def snapshot(self, *, force: bool = False) -> Snapshot:
+        """The current view. A stale one is served while a background thread refreshes it, so
+        only the very first view (or ``force``) waits for the catalog."""
         with self._lock:
-            fresh = self._snapshot is not None and time.monotonic() - self._snapshot.loaded_at < self.ttl
-            if fresh and not force:
-                assert self._snapshot is not None
+            snap = self._snapshot
+            if snap is None or force:
+                self._snapshot = self._load()
                 return self._snapshot
-            self._snapshot = self._load()
-            return self._snapshot
+            if time.monotonic() - snap.loaded_at >= self.ttl and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="awsdr-console-refresh", daemon=True).start()
+            return snap
+
+    def _refresh(self) -> None:
+        try:
+            fresh = self._load()
+            with self._lock:
+                self._snapshot = fresh
+        finally:
+            self._refreshing = False
 
     def _one(self, listing: list[tuple[str, str, float]], key: str) -> Any:
         for k, etag, _ in listing:
