@@ -47,6 +47,14 @@ def _variant(tmp_path, monkeypatch, *changes):
     return importlib.reload(dr_failover)
 
 
+def _variants(tmp_path, monkeypatch, *changes):
+    """``(dr_failover, dr_failback)`` reloaded with the edited demo policy (unchanged if none)."""
+    dr_failover = _variant(tmp_path, monkeypatch, *changes)
+    import dr_failback
+
+    return dr_failover, importlib.reload(dr_failback)
+
+
 def _catalog(ctx, run_id, name):
     body = ctx.client("s3", DR).get_object(Bucket="awsdr-catalog", Key=f"failover/{run_id}/{name}")["Body"]
     return json.loads(body.read())
@@ -256,43 +264,8 @@ def _promoted(ctx):
     return any(t["Key"] == "awsdr:promoted-at" for t in db.get("TagList", []))
 
 
-@pytest.mark.parametrize("strategy", ["backup-restore", "warm-standby"])
-def test_strategy_runbooks(dags, estate, strategy):
-    ctx = estate
-    run = dags[0].dr_failover.test(run_conf={**LIVE, "strategy": strategy})
-    assert run.state == "success", _states(run)
-    assert _cname(ctx) == ["app.ap-northeast-1.example.com"]
-    plan = _catalog(ctx, run.run_id, "plan.json")
-    actions = [s["action"] for s in plan["steps"]]
-    if strategy == "backup-restore":
-        # restored from the DR copies under the source names; compute from the copied AMI
-        assert actions.count("restore_from_copy") == 3
-        assert "promote_read_replica" not in actions
-        assert ctx.client("rds", DR).describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"]
-        assert not _promoted(ctx)
-        named = ctx.client("ec2", DR).describe_instances(
-            Filters=[{"Name": "tag:Name", "Values": ["orders-web-0-dr"]}]
-        )["Reservations"]
-        assert len([i for r in named for i in r["Instances"]]) == 1
-        assert _asg(ctx) == (0, 0, 0), "backup & restore keeps no standby to scale"
-    else:
-        assert "promote_read_replica" in actions
-        assert _promoted(ctx)
-        assert _asg(ctx) == (2, 2, 4)
-        assert _ecs_desired(ctx) == 2
-
-
-def test_active_active_sets_the_failed_region_weight_to_zero_and_notifies(
-    airflow_db, estate, moto, tmp_path, monkeypatch
-):
-    ctx = estate
-    topic = ctx.client("sns", DR).create_topic(Name="awsdr-alerts")["TopicArn"]
-    dr_failover = _variant(
-        tmp_path,
-        monkeypatch,
-        ("routing: simple ", "routing: weighted "),
-        ("\nfailover:", f"\nnotifications: {{sns_topic_arn: '{topic}'}}\nfailover:"),
-    )
+def _weighted_records(ctx):
+    """The demo's app record as one weighted set per region (active-active serves from both)."""
     r53 = ctx.client("route53", "us-east-1")
     zone = r53.list_hosted_zones_by_name(DNSName="example.com.")["HostedZones"][0]["Id"]
     old = record_value(ctx)[0]
@@ -312,15 +285,106 @@ def test_active_active_sets_the_failed_region_weight_to_zero_and_notifies(
             }
         )
     r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
-    with Recorder(moto) as rec:
-        run = dr_failover.dr_failover.test(run_conf={**LIVE, "strategy": "active-active"})
-    assert run.state == "success", _states(run)
-    assert rec.count("Publish") == 1
-    weights = {s["SetIdentifier"]: s["Weight"] for s in record_value(ctx)}
-    assert weights == {PRIMARY: 0, DR: 100}
+
+
+def _dr_writes(ctx):
+    """What the applications write in the DR region while it serves."""
+    from awsdr.kinds.s3 import dr_bucket_name
+
+    ctx.client("dynamodb", DR).put_item(TableName="orders", Item={"pk": {"S": "written-in-dr"}})
+    dr_bucket = dr_bucket_name("awsdr-demo-orders-assets", DR)
+    ctx.client("s3", DR).put_object(Bucket=dr_bucket, Key="dr/receipt-1.pdf", Body=b"made in DR")
+    _replica_lag_zero(ctx)
+
+
+def _every_write_home(ctx, back):
+    """After the failback: the DR writes under the original names at home, the DB record home."""
+    home = ctx.client("dynamodb", PRIMARY)
+    assert home.get_item(TableName="orders", Key=_key_of(ctx)).get("Item"), "DynamoDB write lost"
+    body = ctx.client("s3", PRIMARY).get_object(Bucket="awsdr-demo-orders-assets", Key="dr/receipt-1.pdf")
+    assert body["Body"].read() == b"made in DR"
+    live = ctx.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="orders-db-failback")
+    assert live["DBInstances"][0]["DBInstanceStatus"] == "available"
+    assert _cname(ctx, "orders-db.example.com.") == [live["DBInstances"][0]["Endpoint"]["Address"]]
+    audit = _catalog(ctx, back.run_id, "audit.json")
+    assert audit["outcome"] == "succeeded"
+    freezes = {f["target"]: f for f in audit["write_freeze"]}
+    assert freezes["dynamodb/orders"]["reconciled"]["written"] >= 1
+    assert freezes["s3/awsdr-demo-orders-assets"]["reconciled"]["objects"] == 1
+    assert freezes["rds/orders-db"]["reconciled"]["replica_lag_at_promotion"] == 0.0
+    return audit
+
+
+@pytest.mark.parametrize("strategy", ["backup-restore", "warm-standby", "active-active"])
+def test_strategy_round_trip_loses_no_dr_write(airflow_db, estate, moto, tmp_path, monkeypatch, strategy):
+    """Per strategy: failover, writes in the DR region, failback: every write home, DNS home."""
+    ctx = estate
+    make_dr_copies(ctx, ("s3",))
+    changes = []
+    if strategy == "active-active":
+        topic = ctx.client("sns", DR).create_topic(Name="awsdr-alerts")["TopicArn"]
+        changes = [
+            ("routing: simple ", "routing: weighted "),
+            ("\nfailover:", f"\nnotifications: {{sns_topic_arn: '{topic}'}}\nfailover:"),
+        ]
+        _weighted_records(ctx)
+    dr_failover, dr_failback = _variants(tmp_path, monkeypatch, *changes)
+    conf = {**LIVE, "strategy": strategy}
+    with Recorder(moto) as rec, Approver(monkeypatch):
+        run = dr_failover.dr_failover.test(run_conf=conf)
+        assert run.state == "success", _states(run)
+        published = rec.count("Publish")
     plan = _catalog(ctx, run.run_id, "plan.json")
-    traffic = [s for s in plan["steps"] if s["action"] == "upsert_records"]
-    assert "weight 0" in traffic[0]["aws_calls"][0]
+    actions = [s["action"] for s in plan["steps"]]
+    dr_writer = "orders-db" if strategy == "backup-restore" else "orders-db-dr"
+    writer = ctx.client("rds", DR).describe_db_instances(DBInstanceIdentifier=dr_writer)["DBInstances"][0]
+    assert _cname(ctx, "orders-db.example.com.") == [writer["Endpoint"]["Address"]]
+    if strategy == "backup-restore":
+        # restored from the DR copies under the source names; compute from the copied AMI
+        assert actions.count("restore_from_copy") == 3
+        assert "promote_read_replica" not in actions
+        assert not _promoted(ctx)
+        named = ctx.client("ec2", DR).describe_instances(
+            Filters=[
+                {"Name": "tag:Name", "Values": ["orders-web-0-dr"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        )["Reservations"]
+        assert len([i for r in named for i in r["Instances"]]) == 1
+        assert _asg(ctx) == (0, 0, 0), "backup & restore keeps no standby to scale"
+    else:
+        assert "promote_read_replica" in actions
+        assert _promoted(ctx)
+        assert _asg(ctx) == (2, 2, 4)
+        assert _ecs_desired(ctx) == 2
+    if strategy == "active-active":
+        assert published == 1
+        assert {s["SetIdentifier"]: s["Weight"] for s in record_value(ctx)} == {PRIMARY: 0, DR: 100}
+        traffic = [s for s in plan["steps"] if s["action"] == "upsert_records"]
+        assert "weight 0" in traffic[0]["aws_calls"][0]
+    else:
+        assert _cname(ctx) == ["app.ap-northeast-1.example.com"]
+
+    _dr_writes(ctx)
+    with Approver(monkeypatch):
+        back = dr_failback.dr_failback.test(run_conf={**conf, "reason": "primary is back"})
+    assert back.state == "success", _states(back)
+    _every_write_home(ctx, back)
+    if strategy == "active-active":
+        assert {s["SetIdentifier"]: s["Weight"] for s in record_value(ctx)} == {PRIMARY: 100, DR: 100}
+    else:
+        assert _cname(ctx) == ["app.ap-northeast-2.example.com"]
+    if strategy == "backup-restore":
+        left = ctx.client("ec2", DR).describe_instances(
+            Filters=[
+                {"Name": "tag:Name", "Values": ["orders-web-0-dr"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        )["Reservations"]
+        assert [i for r in left for i in r["Instances"]] == [], "the launched instances still run"
+    else:
+        assert _asg(ctx) == (0, 0, 0)
+        assert _ecs_desired(ctx) == 1
 
 
 def test_missing_replica_stops_the_run_before_any_change(airflow_db, estate, moto, tmp_path, monkeypatch):
@@ -348,7 +412,7 @@ def test_failed_step_stops_before_traffic_and_a_retrigger_resumes(dags, estate, 
         raise compute.ComputeError("injected: the ECS API is down")
 
     monkeypatch.setattr(compute, "scale_ecs", broken)
-    with Recorder(moto) as rec:
+    with Recorder(moto) as rec, Approver(monkeypatch) as approver:
         first = dags[0].dr_failover.test(run_conf=LIVE)
         states = _states(first)
         assert first.state == "failed"
@@ -366,6 +430,8 @@ def test_failed_step_stops_before_traffic_and_a_retrigger_resumes(dags, estate, 
         monkeypatch.setattr(compute, "scale_ecs", real)
         second = dags[0].dr_failover.test(run_conf=LIVE)
     assert second.state == "success", _states(second)
+    approved = [r for r in approver.responses if r[0] == 200]
+    assert len(approved) == 2, approver.responses  # each run asked, and answered, once
     assert _cname(ctx) == ["app.ap-northeast-1.example.com"]
     # nothing done twice
     assert rec.count("PromoteReadReplica") == 1

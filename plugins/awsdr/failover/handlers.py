@@ -99,18 +99,19 @@ def fence_primary(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, An
         done.append(f"{p['record']} -> {target}" + ("" if ids else " (already)"))
     stop = fencing.stop_cluster if kind == "aurora" else fencing.stop_instance
     state, detail = stop(run.ctx, region, name)
-    if state == fencing.BLOCKED and p.get("replica"):
-        # AWS refuses to stop a source with a read replica: the promotion (this phase) detaches it.
-        # Bounded: after BLOCKED_ROUNDS more rounds the fence is recorded as partial (the record,
-        # if any, moved; the stop refused) and the runbook goes on: a region outage must not wait
-        # on a primary that keeps its replica listed (the emulator never detaches it).
+    if state == fencing.BLOCKED:
+        # AWS refuses to stop a source with a read replica: the promotion (this phase) detaches
+        # the one this runbook promotes; a replica the strategy does not use (backup & restore)
+        # or a busy instance may keep refusing. Bounded: after BLOCKED_ROUNDS more rounds the
+        # fence is recorded as partial (the record, if any, moved; the stop refused; fenced only
+        # if the record moved) and the runbook goes on: a region outage must not wait on a
+        # primary that keeps its replica listed (the emulator never detaches it). The readiness
+        # warns of it beforehand, so the approval shows it.
         memo["blocked_rounds"] = int(memo.get("blocked_rounds", 0)) + 1
         if memo["blocked_rounds"] <= BLOCKED_ROUNDS:
             raise StillWaiting("fence", [f"{name}: {detail}"])
         done.append(f"PARTIAL: {detail}; stop {name} by hand")
         return outcome(DONE, "; ".join(done), fenced=bool(p.get("record")), partial=True, method=p["method"])
-    if state == fencing.BLOCKED:
-        raise CaptureError(f"cannot fence {name} in {region}: {detail}")
     done.append(detail)
     memo.setdefault("first", state)
     return outcome(
