@@ -84,6 +84,8 @@ class KillPoint:
     #: ``Op:ListKey:Field=value``: until the task's first deferral, rewrite that answer so the
     #: work reads as still in progress (the emulator finishes at once; AWS takes minutes)
     slow: str = ""
+    #: only calls whose journal key contains this (e.g. a manifest's ``Key=manifests/``)
+    match: str = ""
 
     @property
     def label(self) -> str:
@@ -144,7 +146,6 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "deferred:capture_ebs",
         1,
         "the triggerer dies holding the poll",
-        ci=True,
         slow="DescribeSnapshots:Snapshots:State=pending",
     ),
     KillPoint(
@@ -153,6 +154,7 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "before:PutObject",
         1,
         "every capture done, the manifest never written",
+        match="Key=manifests/",
     ),
     # --- copy ----------------------------------------------------------------------------------
     KillPoint(
@@ -213,7 +215,6 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "after:RestoreDBInstanceFromDBSnapshot",
         1,
         "temporary DB instance made, task dies",
-        ci=True,
     ),
     KillPoint(
         "verify: after CreateVolume (EBS restore)", "verify", "after:CreateVolume", 1, "temporary volume made"
@@ -437,13 +438,16 @@ def arm(journal: Journal, kill: KillPoint | None) -> None:
 
     def wrapped(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         mutating = not operation_name.startswith(READS)
-        n = 0
-        if kill is not None and operation_name == target and phase in ("before", "after"):
+        armed = (
+            kill is not None
+            and operation_name == target
+            and (not kill.match or kill.match in _call_key(operation_name, api_params))
+        )
+        if armed and phase == "before":
             with lock:
-                seen[operation_name] = seen.get(operation_name, 0) + 1
-                n = seen[operation_name]
-            if phase == "before" and n == kill.nth:
-                _die(journal, kill)
+                seen[operation_name] = n = seen.get(operation_name, 0) + 1
+            if n == kill.nth:  # type: ignore[union-attr]
+                _die(journal, kill)  # type: ignore[arg-type]
         try:
             result = real(self, operation_name, api_params)
         except Exception as err:
@@ -459,8 +463,11 @@ def arm(journal: Journal, kill: KillPoint | None) -> None:
             journal.write(event="call", op=operation_name, key=_call_key(operation_name, api_params))
         elif kill is not None and kill.slow:
             _slow(kill, operation_name, result)
-        if phase == "after" and n == kill.nth:
-            _die(journal, kill)
+        if armed and phase == "after":  # the Nth answer that arrived (an error answer is no "after")
+            with lock:
+                seen[operation_name] = n = seen.get(operation_name, 0) + 1
+            if n == kill.nth:  # type: ignore[union-attr]
+                _die(journal, kill)  # type: ignore[arg-type]
         return result
 
     BaseClient._make_api_call = wrapped  # type: ignore[method-assign]
@@ -514,7 +521,12 @@ def run_dag(
     shared: dict[str, Any],
 ) -> str:
     """Run (or resume) one DAG run in this process; the run's state (``success``/``failed``)."""
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
+    from airflow.sdk.exceptions import (
+        AirflowFailException,
+        AirflowSkipException,
+        DownstreamTasksSkipped,
+        TaskDeferred,
+    )
 
     params = {**dag.params.dump(), **conf}
     dag_run = _DagRun(
@@ -611,6 +623,10 @@ def run_dag(
                             state.store[f"{tid}|{k}"] = _jsonable(v)
                     state.store[f"{tid}|return_value"] = _jsonable(result)
                 state.states[tid] = "success"
+            except DownstreamTasksSkipped as skip:  # a short circuit: it succeeded, these skip
+                state.states[tid] = "success"
+                for t in skip.tasks:
+                    state.states[t if isinstance(t, str) else t[0]] = "skipped"
             except AirflowSkipException:
                 state.states[tid] = "skipped"
             except AirflowFailException as err:
