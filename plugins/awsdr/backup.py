@@ -64,6 +64,30 @@ def select_resources(resources: Iterable[Resource], only: Iterable[str] | None) 
     return [r for r in items if r.id in wanted or r.arn in wanted]
 
 
+def _half_recorded(ctx: AwsContext, kind: Kind, point: RecoveryPoint) -> bool:
+    """A point of the window whose capture died between the create and its record.
+
+    A DynamoDB backup is managed through its tags sidecar in the catalog: a worker killed after
+    ``CreateBackup`` and before the sidecar left a backup that no listing shows as the plan's
+    point (never copied, never pruned, no content digest for verification). Such a point goes
+    back through ``capture()``, which finds the backup by name (no second ``CreateBackup``) and
+    writes its sidecar. One HEAD per reused backup.
+    """
+    bucket = getattr(kind, "catalog_bucket", None)
+    if kind.name != "dynamodb" or not bucket:
+        return False
+    from botocore.exceptions import ClientError
+
+    from awsdr.kinds.dynamodb import sidecar_key
+
+    s3 = ctx.client("s3", getattr(kind, "catalog_region", None) or point.region)
+    try:
+        s3.head_object(Bucket=bucket, Key=sidecar_key(point.plan, point.source_id, point.window))
+    except ClientError:
+        return True  # missing (404), or not known: capture() is idempotent, let it make sure
+    return False
+
+
 def capture_kind(
     ctx: AwsContext,
     kind: Kind,
@@ -91,9 +115,14 @@ def capture_kind(
             result.warnings.append({"source": res.id, "warning": warning})
     existing = kind.find_existing(ctx, region, plan, window)
     todo: list[Resource] = []
+    completing: set[str] = set()
     for res in resources:
         point = existing.get(res.id)
         if point is not None and point.status not in (FAILED, MISSING):
+            if _half_recorded(ctx, kind, point):
+                todo.append(res)  # capture() finds it again (no second create) and records it
+                completing.add(res.id)
+                continue
             result.points.append(point)
             result.reused.append(res.id)
         else:
@@ -115,7 +144,7 @@ def capture_kind(
         for res, outcome in zip(todo, pool.map(_one, todo), strict=True):
             if isinstance(outcome, RecoveryPoint):
                 result.points.append(outcome)
-                result.created.append(res.id)
+                (result.reused if res.id in completing else result.created).append(res.id)
             else:
                 log.warning("Capture of %s %s failed: %s", kind.name, res.id, outcome["error"])
                 result.failures.append(outcome)

@@ -197,6 +197,15 @@ def audit_key(run_id: str, stream: str, seq: int, stage: str, plan: str | None =
     return f"{AUDIT_PREFIX}{safe}/{scope}/{seq:06d}.{stage}.json"
 
 
+def next_seq(catalog: Catalog, run_id: str, stream: str, plan: str | None = None) -> int:
+    """The first batch number this run has not used in ``stream``: a retry of a killed task (the
+    same run id) numbers its batches after the killed try's, never over them (an overwritten
+    intent or reconciled outcome would leave a deletion unaudited)."""
+    prefix = audit_key(run_id, stream, 0, "intent", plan).rsplit("/", 1)[0] + "/"
+    used = [k[len(prefix) :].split(".", 1)[0] for k in catalog.list_keys(prefix)]
+    return max((int(n) for n in used if n.isdigit()), default=-1) + 1
+
+
 def _stream_of(key: str) -> str:
     """The stream of an audit key (the segment after the run id)."""
     parts = key[len(AUDIT_PREFIX) :].split("/")
@@ -289,7 +298,8 @@ def execute_deletes(
         return outcomes
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=f"prune-{kind.name}") as pool:
-        for outcomes in pool.map(_batch, enumerate(batches)):
+        first = next_seq(catalog, run_id, stream, plan) if batches else 0
+        for outcomes in pool.map(_batch, enumerate(batches, start=first)):
             for pid, outcome in outcomes.items():
                 if outcome in ("deleted", "absent"):
                     deleted.append(pid)
@@ -420,13 +430,15 @@ def prune_data(
     out: dict[str, Any] = {"stream": stream, "versions": 0, "deleted": 0, "refused": [], "errors": {}}
     if not dry_run:
         reconcile_data(ctx, kind, catalog, vault_ctx=vault_ctx)
-    seq = 0
+    seq = None
     for region in regions:
         for bucket, items in kind.unreferenced_data(ctx, region, vault_ctx=vault_ctx):
             out["versions"] += len(items)
             if dry_run:
                 continue
             for batch in chunks(items, batch_size):
+                if seq is None:
+                    seq = next_seq(catalog, run_id, stream, plan)
                 record = {
                     "run_id": run_id,
                     "kind": kind.name,

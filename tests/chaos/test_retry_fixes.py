@@ -1,0 +1,82 @@
+"""The two bugs the kill harness found, each pinned by a direct test (fast, no worker).
+
+1. A worker killed between DynamoDB ``CreateBackup`` and the backup's tags sidecar left a backup
+   the retry reused as it was: no sidecar, so no listing showed it as the plan's point (never
+   copied, never pruned, no content digest). The retry now writes the sidecar, with no second
+   ``CreateBackup``.
+2. A retention task retried in the same run numbered its audit batches from 0 again and
+   overwrote the killed try's intent and reconciled outcome: the deletions the killed try made
+   were no longer audited. Batches of a retry now come after the killed try's.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import DR, PRIMARY
+
+
+def test_a_backup_found_without_its_sidecar_gets_it_and_no_second_create(ctx):
+    from awsdr.backup import capture_kind
+    from awsdr.catalog import Catalog
+    from awsdr.kinds import kind_for
+    from awsdr.kinds.dynamodb import sidecar_key
+    from awsdr.policy import load_policy
+    from awsdr.windows import DYNAMODB_NAME, point_name
+
+    policy = load_policy()
+    Catalog(ctx, policy.catalog_bucket, policy.catalog_region).ensure()
+    ddb = ctx.client("dynamodb", PRIMARY)
+    ddb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": "dr-plan", "Value": "gold"}],
+    )
+    window = datetime.now(tz=UTC).replace(minute=0, second=0, microsecond=0)
+    # what the killed worker left: the backup, and nothing else
+    ddb.create_backup(TableName="orders", BackupName=point_name(DYNAMODB_NAME, "gold", "orders", window))
+    kind = kind_for("dynamodb", policy, "gold")
+    assert kind.list_points(ctx, PRIMARY, "gold") == []  # not managed: invisible to copy and retention
+
+    creates = []
+    ctx.create_client("dynamodb", PRIMARY).meta.events.register(
+        "before-call.dynamodb.CreateBackup", lambda **kw: creates.append(1)
+    )
+    result = capture_kind(
+        ctx,
+        kind,
+        plan="gold",
+        region=PRIMARY,
+        selector={"dr-plan": "gold"},
+        window=window,
+        captured_at=datetime.now(tz=UTC),
+        late_after=policy.late_after,
+    )
+    assert result.failures == []
+    assert result.reused == ["orders"]
+    assert result.created == []
+    assert creates == []
+    s3 = ctx.client("s3", policy.catalog_region)
+    s3.head_object(Bucket=policy.catalog_bucket, Key=sidecar_key("gold", "orders", window))
+    listed = kind.list_points(ctx, PRIMARY, "gold")
+    assert [p.source_id for p in listed] == ["orders"]
+    assert len(ddb.list_backups(TableName="orders")["BackupSummaries"]) == 1
+
+
+def test_a_retried_retention_run_numbers_its_audit_batches_after_the_killed_try(ctx):
+    from awsdr.catalog import Catalog
+    from awsdr.retention import audit_key, next_seq
+
+    ctx.client("s3", DR).create_bucket(Bucket="cat", CreateBucketConfiguration={"LocationConstraint": DR})
+    cat = Catalog(ctx, "cat", DR)
+    run = "scheduled__2026-12-02T02:15:00+00:00"
+    assert next_seq(cat, run, "ebs", "gold") == 0
+    cat.put_json(audit_key(run, "ebs", 0, "intent", "gold"), {"points": []})
+    cat.put_json(audit_key(run, "ebs", 0, "outcome", "gold"), {"outcomes": {}})
+    cat.put_json(audit_key(run, "ebs", 1, "intent", "gold"), {"points": []})
+    assert next_seq(cat, run, "ebs", "gold") == 2
+    assert next_seq(cat, run, "ebs", "silver") == 0
+    assert next_seq(cat, run, "vault-ebs", "gold") == 0
+    assert next_seq(cat, "scheduled__other", "ebs", "gold") == 0
