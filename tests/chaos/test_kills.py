@@ -170,6 +170,7 @@ def test_a_killed_worker_and_its_retry_keep_every_invariant(
     assert second.state == "success", f"the retry did not end green: {second} {errors[-3:]}"
     report = check(ctx, policy, plans=["gold"], copies_complete=kill.dag == "copy")
     twice = repeated(journal, ONCE)
+    (work / "report.txt").write_text(f"{report.render()}\ndone twice: {twice}\n")
     record_row(f"kill: {kill.name}", "SIGKILL", kill.label, "pass" if report.ok and not twice else "FAIL")
     assert report.ok, report.render()
     assert twice == {}, f"done twice across the kill and the retry: {twice}"
