@@ -56,6 +56,7 @@ import tempfile
 import time
 import urllib.request
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -1173,6 +1174,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estate", choices=["demo", "small"], default=None, help="override the estate")
     parser.add_argument("--results", default=str(RESULTS), help="where soak.json and soak.png go")
     parser.add_argument("--progress", action="store_true", help="one line per simulated day on stderr")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="scenarios run side by side (default: one per CPU core)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -1183,10 +1190,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_child(args)
 
     t0 = time.perf_counter()
-    results = []
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    jobs = max(1, min(args.jobs, len(names)))
     with tempfile.TemporaryDirectory(prefix="awsdr-soak-") as tmp:
-        for name in args.scenarios.split(","):
-            results.append(run_scenario(name.strip(), args, Path(tmp)))
+        # each scenario is its own child process and emulator: they share nothing, so run side by side
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda n: run_scenario(n, args, Path(tmp)), names))
     elapsed = time.perf_counter() - t0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out_dir = Path(args.results)

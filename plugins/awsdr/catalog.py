@@ -4,6 +4,8 @@ Key layout (stable; the README documents it):
 
 - ``manifests/<plan>/<window stamp>.json``        what a backup window protected and what failed
 - ``points/s3/<plan>/<bucket>/<window stamp>.json`` S3 object-version manifests (the S3 recovery points)
+- ``points/<kind>/.../<resource>/index.json``       listing index of the documents in that folder
+  (S3 manifests, DynamoDB sidecars: :func:`point_index_key`), a cache checked against the listing
 - ``audit/<yyyy>/<mm>/<dd>/<run id>/<seq>.json``   deletions and failover steps, one record per event
 - ``results/...``, ``posture/...``                 verification results and posture documents
 
@@ -53,6 +55,24 @@ class AuditLockError(RuntimeError):
 
 def manifest_key(plan: str, window: datetime) -> str:
     return f"manifests/{plan}/{window_stamp(window)}.json"
+
+
+#: File name of a folder's listing index (one per plan and resource, and per region for copies).
+POINT_INDEX = "index.json"
+
+
+def point_index_key(doc_key: str) -> str:
+    """The listing index of the folder holding the point document ``doc_key``.
+
+    ``points/s3/<plan>/<bucket>/<stamp>.json`` -> ``points/s3/<plan>/<bucket>/index.json``; the
+    same beside DR manifests (``points/s3-dr/<region>/<plan>/<bucket>/``) and DynamoDB sidecars
+    (``points/dynamodb/<plan>/<table>/``, ``points/dynamodb-dr/<region>/<plan>/<table>/``).
+    Each entry is keyed by the document's key and names the document's ETag: a listing uses an
+    entry only when that is the ETag it lists (so a rewritten, re-created or hand-edited document
+    is read again), and reads documents without a valid entry one by one, as before the index.
+    """
+    folder, _, _name = doc_key.rpartition("/")
+    return f"{folder}/{POINT_INDEX}"
 
 
 class Catalog:

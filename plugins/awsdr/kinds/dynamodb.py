@@ -54,6 +54,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from awsdr.aws.context import error_code, jsonable, tag_dict, tag_list
 from awsdr.aws.idempotent import create_or_find
+from awsdr.catalog import point_index_key
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -74,14 +75,18 @@ from awsdr.kinds.s3 import (
     copy_version,
     deletable,
     delete_versions,
+    drop_from_indexes,
     ensure_bucket,
     get_doc,
     grant_vault_read,
-    list_keys,
+    index_entries,
+    indexed_listing,
     list_versions,
     make_bucket_name,
     put_doc,
+    put_doc_etag,
     resolve_kms_key,
+    update_point_index,
     vault_bucket_name,
 )
 from awsdr.windows import (
@@ -571,10 +576,15 @@ class DynamoDbKind(Kind):
                 existing, etag = get_doc(catalog, bucket, key)
                 if existing is not None and existing.get("point_id") == point.point_id:
                     point.tags = {**point.tags, **(existing.get("tags") or {})}
+                    self._index_heal(catalog, bucket, key, etag, existing)
                     break
                 if existing is not None:
                     log.warning("Sidecar %s named %s, now %s", key, existing.get("point_id"), point.point_id)
-                if put_doc(catalog, bucket, key, doc, if_none_match=existing is None, if_match=etag):
+                written = put_doc_etag(
+                    catalog, bucket, key, doc, if_none_match=existing is None, if_match=etag
+                )
+                if written is not None:
+                    self._index_put(catalog, bucket, key, written, doc)
                     break
             else:
                 raise CaptureError(f"tags sidecar {key} kept changing")
@@ -629,13 +639,36 @@ class DynamoDbKind(Kind):
     # --- sidecars ---------------------------------------------------------------------------------
 
     def _read_sidecars(self, catalog: Any, bucket: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
-        """Every sidecar under ``prefix``: one listing, then the documents on a pool of 16."""
-        keys = [k for k in list_keys(catalog, bucket, prefix) if k.endswith(SIDECAR_SUFFIX)]
-        if not keys:
-            return []
-        with ThreadPoolExecutor(max_workers=min(CATALOG_WORKERS, len(keys))) as pool:
-            docs = pool.map(lambda k: get_doc(catalog, bucket, k)[0], keys)
-            return [(k, d) for k, d in zip(keys, docs, strict=True) if d is not None]
+        """Every sidecar under ``prefix``: one listing, the folders' listing indexes (one GET each),
+        then the sidecars without a valid index entry themselves, on a pool of 16."""
+        listed = indexed_listing(catalog, bucket, prefix, lambda k: k.endswith(SIDECAR_SUFFIX))
+        docs: dict[str, dict[str, Any] | None] = {
+            k: e["doc"] for k, e in listed if e is not None and isinstance(e.get("doc"), dict)
+        }
+        unread = [k for k, _ in listed if k not in docs]
+        if unread:
+            with ThreadPoolExecutor(max_workers=min(CATALOG_WORKERS, len(unread))) as pool:
+                docs.update(
+                    zip(unread, pool.map(lambda k: get_doc(catalog, bucket, k)[0], unread), strict=True)
+                )
+        return [(k, d) for k, _ in listed if (d := docs.get(k)) is not None]
+
+    @staticmethod
+    def _index_put(catalog: Any, bucket: str, key: str, etag: str | None, doc: dict[str, Any]) -> None:
+        """Record a written sidecar in its folder's listing index (best effort: see kinds/s3.py)."""
+        if etag:
+            entry = {"etag": etag.strip('"'), "doc": json.loads(json.dumps(doc))}  # as read back
+            update_point_index(catalog, bucket, point_index_key(key), put={key: entry})
+
+    def _index_heal(self, catalog: Any, bucket: str, key: str, etag: str | None, doc: dict[str, Any]) -> None:
+        """An existing sidecar (a retried capture) gets its index entry if it lacks a valid one."""
+        try:
+            entries = index_entries(get_doc(catalog, bucket, point_index_key(key))[0])
+        except (ClientError, ValueError) as err:
+            log.warning("Listing index of %s not checked: %s", key, err)
+            return
+        if str((entries.get(key) or {}).get("etag") or "") != str(etag or "").strip('"'):
+            self._index_put(catalog, bucket, key, etag, doc)
 
     def _sidecar_of(self, point: RecoveryPoint, region: str) -> str:
         if is_backup_arn(point.point_id):
@@ -866,13 +899,15 @@ class DynamoDbKind(Kind):
             "details": _jsonable(details),
         }
         try:
-            written = put_doc(
+            etag = put_doc_etag(
                 catalog, catalog_bucket, key, doc, if_none_match=prior is None, if_match=prior_etag
             )
-            if not written:  # another run wrote it first: theirs stands
-                other, _ = get_doc(catalog, catalog_bucket, key)
+            if etag is None:  # another run wrote it first: theirs stands
+                other, etag = get_doc(catalog, catalog_bucket, key)
                 if other is not None:
                     doc = other
+            if etag:
+                self._index_put(catalog, catalog_bucket, key, etag, doc)
         except ClientError as err:
             raise CaptureError(f"copy sidecar {key}: {error_code(err)}: {err}") from err
         made = self._copy_from_sidecar(ctx, key, doc)
@@ -1097,7 +1132,9 @@ class DynamoDbKind(Kind):
             if doc is None or doc.get("point_id") != point.point_id:
                 raise CaptureError(f"{point.point_id} has no tags sidecar at {key}: not a managed point")
             doc["tags"] = {**(doc.get("tags") or {}), **tags}
-            if put_doc(catalog, bucket, key, doc, if_match=etag):
+            written = put_doc_etag(catalog, bucket, key, doc, if_match=etag)
+            if written is not None:
+                self._index_put(catalog, bucket, key, written, doc)
                 return
         raise CaptureError(f"tags sidecar {key} kept changing: tags not set")
 
@@ -1168,7 +1205,13 @@ class DynamoDbKind(Kind):
                 return f"error: {error_code(err)} {err}"
 
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(points))) as pool:
-            return dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
+            outcomes = dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
+        drop_from_indexes(
+            catalog,
+            catalog_bucket,
+            [self._sidecar_of(p, region) for p in points if outcomes[p.point_id] in (DELETED, ABSENT)],
+        )
+        return outcomes
 
     # --- restore / validate / cleanup --------------------------------------------------------------
 

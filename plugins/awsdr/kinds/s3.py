@@ -46,7 +46,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -55,6 +57,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from awsdr.aws.context import chunks, error_code, jsonable, tag_dict, tag_list
+from awsdr.catalog import point_index_key
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -83,6 +86,8 @@ from awsdr.windows import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from awsdr.aws.context import AwsContext
 
 log = logging.getLogger(__name__)
@@ -202,6 +207,9 @@ DELETE_BATCH = 1000
 #: Metadata on every object version this product copies into a DR bucket.
 META_SOURCE_VERSION = "awsdr-source-version-id"
 META_SOURCE_ETAG = "awsdr-source-etag"
+#: Metadata of a manifest written without S3 object tags because the catalog refused them
+#: (``"false"``): its JSON ``tags`` hold every tag of the point.
+META_TAGS_ON_OBJECT = "tags-on-object"
 #: A manifest's header (everything before ``"objects"``) is read with one ranged GET of this size.
 HEADER_BYTES = 64 * 1024
 _OBJECTS_MARK = ',"objects":['
@@ -350,6 +358,24 @@ def put_doc(
     metadata: dict[str, str] | None = None,
 ) -> bool:
     """Write a JSON document; False when the condition (``If-None-Match: *`` / ``If-Match``) failed."""
+    return (
+        put_doc_etag(s3, bucket, key, doc, if_none_match=if_none_match, if_match=if_match, metadata=metadata)
+        is not None
+    )
+
+
+def put_doc_etag(
+    s3: Any,
+    bucket: str,
+    key: str,
+    doc: dict[str, Any],
+    *,
+    if_none_match: bool = False,
+    if_match: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> str | None:
+    """:func:`put_doc` returning the written object's ETag ("" if S3 gave none), None when the
+    condition failed."""
     kwargs: dict[str, Any] = {
         "Bucket": bucket,
         "Key": key,
@@ -363,12 +389,12 @@ def put_doc(
     if if_match:
         kwargs["IfMatch"] = if_match
     try:
-        s3.put_object(**kwargs)
+        response = s3.put_object(**kwargs)
     except ClientError as err:
         if error_code(err) in _PRECONDITION:
-            return False
+            return None
         raise
-    return True
+    return str(response.get("ETag") or "")
 
 
 def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -377,6 +403,123 @@ def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(o["Key"] for o in page.get("Contents", []))
     return keys
+
+
+def list_objects(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
+    """Every key under ``prefix`` with its ETag (paginated ListObjectsV2)."""
+    found: dict[str, str] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found.update((o["Key"], str(o.get("ETag") or "")) for o in page.get("Contents", []))
+    return found
+
+
+# --- listing indexes: the documents of a folder of points, read in one GET ------------------------
+#
+# Listing points of S3 (manifests) and DynamoDB (sidecars) reads documents from the catalog. The
+# folder of each resource's documents holds an index (``catalog.point_index_key``):
+# ``{"schema": 1, "points": {<document key>: {"etag": <its ETag>, ...what listing needs}}}``,
+# updated when a document is written or deleted (read-modify-write under If-Match, re-read on
+# conflict). It is a cache, never the truth: the listing of the prefix decides which documents
+# exist, an entry is used only when its ETag is the one listed, and any document without a valid
+# entry (index missing, written by an older version, lost update, edited by hand) is read itself.
+
+#: schema of a listing index document
+POINT_INDEX_SCHEMA = 1
+#: read-modify-write attempts of an index update before it is left (listings then read the documents)
+INDEX_ATTEMPTS = 12
+
+
+def _etag(value: Any) -> str:
+    return str(value or "").strip('"')
+
+
+def index_entries(doc: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The entries of an index document ({} for none or an unknown schema)."""
+    if not isinstance(doc, dict) or doc.get("schema") != POINT_INDEX_SCHEMA:
+        return {}
+    points = doc.get("points")
+    return dict(points) if isinstance(points, dict) else {}
+
+
+def update_point_index(
+    s3: Any,
+    bucket: str,
+    index_key: str,
+    *,
+    put: dict[str, dict[str, Any]] | None = None,
+    drop: set[str] | None = None,
+    change: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+) -> bool:
+    """Merge ``put`` (document key -> entry with its ``etag``) into the index, remove ``drop``,
+    then apply ``change`` to the entries (in place).
+
+    Optimistic (If-None-Match / If-Match, re-read on conflict) so writers of other documents of
+    the same folder lose nothing. Best effort: an index that cannot be written (kept changing,
+    access refused) is logged and left, and listings read those documents themselves. Returns
+    whether the index holds the change.
+    """
+    for attempt in range(INDEX_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, 0.02 * 2 ** min(attempt, 5)))  # writers of one folder: spread out
+        try:
+            doc, etag = get_doc(s3, bucket, index_key)
+            entries = index_entries(doc)
+            before = dict(entries)
+            entries.update(put or {})
+            for key in drop or ():
+                entries.pop(key, None)
+            if change is not None:
+                change(entries)
+            if entries == before and (doc is not None or not entries):
+                return True
+            new = {"schema": POINT_INDEX_SCHEMA, "points": entries}
+            if put_doc(s3, bucket, index_key, new, if_none_match=doc is None, if_match=etag):
+                return True
+        except (ClientError, ValueError) as err:
+            log.warning("Listing index %s not updated: %s", index_key, err)
+            return False
+    log.warning("Listing index %s kept changing: not updated (listings read its documents)", index_key)
+    return False
+
+
+def drop_from_indexes(s3: Any, bucket: str, keys: list[str]) -> None:
+    """Remove deleted documents from their folders' indexes (one update per folder)."""
+    by_index: dict[str, set[str]] = {}
+    for key in keys:
+        by_index.setdefault(point_index_key(key), set()).add(key)
+    for index_key, drop in sorted(by_index.items()):
+        update_point_index(s3, bucket, index_key, drop=drop)
+
+
+def indexed_listing(
+    s3: Any, bucket: str, prefix: str, wanted: Callable[[str], bool]
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """The documents under ``prefix`` that ``wanted`` accepts, each with its valid index entry.
+
+    One listing (keys and ETags), then one GET per folder index present; an entry whose ETag is
+    not the listed one is None (the caller reads that document).
+    """
+    listed = list_objects(s3, bucket, prefix)
+    keys = sorted(k for k in listed if wanted(k))
+    indexes = sorted({point_index_key(k) for k in keys} & set(listed))
+
+    def _read(index_key: str) -> dict[str, dict[str, Any]]:
+        doc, _ = get_doc(s3, bucket, index_key)
+        return index_entries(doc)
+
+    entries: dict[str, dict[str, Any]] = {}
+    if len(indexes) == 1:
+        entries.update(_read(indexes[0]))
+    elif indexes:
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(indexes))) as pool:
+            for found in pool.map(_read, indexes):
+                entries.update(found)
+    out: list[tuple[str, dict[str, Any] | None]] = []
+    for key in keys:
+        entry = entries.get(key)
+        valid = isinstance(entry, dict) and _etag(entry.get("etag")) == _etag(listed[key]) != ""
+        out.append((key, entry if valid else None))
+    return out
 
 
 def list_versions(
@@ -738,12 +881,18 @@ def vault_manifest_key(region: str, dr_key: str) -> str:
 
 
 def _delete_manifests(
-    catalog: Any, catalog_bucket: str, points: list[RecoveryPoint], *, all_versions: bool
+    catalog: Any,
+    catalog_bucket: str,
+    points: list[RecoveryPoint],
+    *,
+    all_versions: bool,
+    indexed: bool = False,
 ) -> dict[str, str]:
     """Delete manifests after re-reading their tags (refused unless managed and not held).
 
     ``all_versions``: in a versioned bucket (the vault's) delete every version of the key, so
-    nothing is left behind as a noncurrent version.
+    nothing is left behind as a noncurrent version. ``indexed``: then drop the deleted (or
+    absent) manifests from their folders' listing indexes.
     """
     if not points:
         return {}
@@ -772,7 +921,23 @@ def _delete_manifests(
         return DELETED
 
     with ThreadPoolExecutor(max_workers=min(8, len(points))) as pool:
-        return dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
+        outcomes = dict(zip([p.point_id for p in points], pool.map(_one, points), strict=True))
+    if indexed:
+        drop_from_indexes(catalog, catalog_bucket, [k for k, o in outcomes.items() if o in (DELETED, ABSENT)])
+    return outcomes
+
+
+def _is_listing_key(key: str, prefix: str, depth: int) -> bool:
+    """A manifest key under ``prefix`` with exactly ``depth`` path segments after it, ending .json."""
+    if not key.startswith(prefix):
+        return False
+    rest = key[len(prefix) :].split("/")
+    return len(rest) == depth and rest[-1].endswith(".json") and rest[-1] != "index.json"
+
+
+def manifest_header(doc: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`read_header` reads of a manifest: everything but ``objects``."""
+    return {k: v for k, v in doc.items() if k != "objects"}
 
 
 def _listing_keys(keys: list[str], prefix: str, depth: int) -> list[str]:
@@ -1001,7 +1166,9 @@ class S3Kind(Kind):
         tags_on_object = True
         try:
             try:
-                catalog.put_object(**put, Metadata=metadata, Tagging=urlencode(tags), IfNoneMatch="*")
+                written = catalog.put_object(
+                    **put, Metadata=metadata, Tagging=urlencode(tags), IfNoneMatch="*"
+                )
             except ClientError as err:
                 if error_code(err) != "InvalidTag":
                     raise
@@ -1009,7 +1176,7 @@ class S3Kind(Kind):
                 # reserves "aws:". Keep the manifest: its JSON carries the tags.
                 log.warning("Manifest %s written without object tags: %s", key, err)
                 tags_on_object = False
-                catalog.put_object(**put, Metadata=metadata)
+                written = catalog.put_object(**put, Metadata={**metadata, META_TAGS_ON_OBJECT: "false"})
         except ClientError as err:
             if error_code(err) in ("PreconditionFailed", "ConditionalRequestConflict"):
                 again = self._existing(
@@ -1018,6 +1185,9 @@ class S3Kind(Kind):
                 if again is not None:
                     return again
             raise CaptureError(f"{error_code(err)}: {err}") from err
+        self._index_put(
+            catalog, catalog_bucket, key, written.get("ETag"), manifest_header(manifest), tags_on_object
+        )
         details = {
             "object_count": len(objects),
             "total_bytes": total,
@@ -1046,6 +1216,7 @@ class S3Kind(Kind):
             if error_code(err) in _NOT_FOUND:
                 return None
             raise CaptureError(f"{error_code(err)}: {err}") from err
+        self._index_heal(catalog, catalog_bucket, key, head)
         captured = head.get("LastModified")
         stamp = (head.get("Metadata") or {}).get("captured-at")
         if stamp:
@@ -1080,15 +1251,31 @@ class S3Kind(Kind):
 
     # --- listing --------------------------------------------------------------------------------
 
-    def _header_point(self, catalog: Any, catalog_bucket: str, key: str, region: str) -> RecoveryPoint | None:
-        """The point of the manifest at ``key`` with its current tags; None when not a managed point."""
-        header = read_header(catalog, catalog_bucket, key)
+    def _header_point(
+        self,
+        catalog: Any,
+        catalog_bucket: str,
+        key: str,
+        region: str,
+        header: dict[str, Any] | None = None,
+        *,
+        read_tags: bool = True,
+    ) -> RecoveryPoint | None:
+        """The point of the manifest at ``key`` with its current tags; None when not a managed point.
+
+        ``header``: the manifest's header when known (from the listing index), else it is read.
+        ``read_tags``: overlay the manifest object's S3 tags (False only for a manifest in a
+        catalog that refused its object tags, whose JSON ``tags`` hold every tag of the point).
+        """
+        if header is None:
+            header = read_header(catalog, catalog_bucket, key)
         if header is None:
             return None
         is_copy = "dr_bucket" in header
         if not is_copy and header.get("region") != region:
             return None
-        tags = {**(header.get("tags") or {}), **object_tags(catalog, catalog_bucket, key)}
+        on_object = object_tags(catalog, catalog_bucket, key) if read_tags else {}
+        tags = {**(header.get("tags") or {}), **on_object}
         when = header.get("copied_at") if is_copy else header.get("captured_at")
         total = header.get("total_bytes")
         details: dict[str, Any] = {
@@ -1135,13 +1322,84 @@ class S3Kind(Kind):
         sub = f"{plan}/" if plan else ""
         primary, copies = f"points/s3/{sub}", f"points/s3-dr/{region}/{sub}"
         depth = 2 if plan else 3
-        keys = _listing_keys(list_keys(catalog, catalog_bucket, primary), primary, depth)
-        keys += _listing_keys(list_keys(catalog, catalog_bucket, copies), copies, depth)
-        if not keys:
+        listed = indexed_listing(
+            catalog, catalog_bucket, primary, lambda k: _is_listing_key(k, primary, depth)
+        )
+        listed += indexed_listing(
+            catalog, catalog_bucket, copies, lambda k: _is_listing_key(k, copies, depth)
+        )
+        if not listed:
             return []
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys))) as pool:
-            found = pool.map(lambda k: self._header_point(catalog, catalog_bucket, k, region), keys)
-            return [p for p in found if p is not None and (plan is None or p.plan == plan)]
+
+        def _one(item: tuple[str, dict[str, Any] | None]) -> RecoveryPoint | None:
+            key, entry = item
+            header = entry.get("header") if entry else None
+            if not isinstance(header, dict):
+                return self._header_point(catalog, catalog_bucket, key, region)
+            on_object = entry.get("object_tags") is not False if entry else True
+            point = self._header_point(catalog, catalog_bucket, key, region, header, read_tags=on_object)
+            if point is not None:
+                point.details["tags_on_object"] = on_object
+            return point
+
+        def _reads(item: tuple[str, dict[str, Any] | None]) -> bool:
+            entry = item[1]
+            return (
+                not entry
+                or not isinstance(entry.get("header"), dict)
+                or entry.get("object_tags") is not False
+            )
+
+        found = {item[0]: _one(item) for item in listed if not _reads(item)}
+        remote = [item for item in listed if _reads(item)]
+        if remote:
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(remote))) as pool:
+                found.update(zip([k for k, _ in remote], pool.map(_one, remote), strict=True))
+        points = [found[k] for k, _ in listed]
+        return [p for p in points if p is not None and (plan is None or p.plan == plan)]
+
+    # --- the listing index ------------------------------------------------------------------------
+
+    def _index_put(
+        self,
+        catalog: Any,
+        catalog_bucket: str,
+        key: str,
+        etag: str | None,
+        header: dict[str, Any],
+        tags_on_object: bool | None,
+    ) -> None:
+        """Record a written manifest in its folder's listing index (best effort, see the helpers).
+
+        ``tags_on_object``: whether listings read the object's S3 tags; None: as the entry it
+        replaces said (True without one).
+        """
+        if not etag:
+            return
+        entry = {"etag": _etag(etag), "header": json.loads(json.dumps(header))}  # as read back
+
+        def put(entries: dict[str, dict[str, Any]]) -> None:
+            prev = entries.get(key)
+            flag = tags_on_object
+            if flag is None:
+                flag = not (isinstance(prev, dict) and prev.get("object_tags") is False)
+            entries[key] = {**entry, "object_tags": flag}
+
+        update_point_index(catalog, catalog_bucket, point_index_key(key), change=put)
+
+    def _index_heal(self, catalog: Any, catalog_bucket: str, key: str, head: dict[str, Any]) -> None:
+        """An existing manifest (a retried capture) gets its index entry if it lacks a valid one."""
+        try:
+            entries = index_entries(get_doc(catalog, catalog_bucket, point_index_key(key))[0])
+            if _etag((entries.get(key) or {}).get("etag")) == _etag(head.get("ETag")):
+                return
+            header = read_header(catalog, catalog_bucket, key)
+        except (ClientError, ValueError) as err:
+            log.warning("Listing index of %s not checked: %s", key, err)
+            return
+        if header is not None:
+            on_object = (head.get("Metadata") or {}).get(META_TAGS_ON_OBJECT) != "false"
+            self._index_put(catalog, catalog_bucket, key, head.get("ETag"), header, on_object)
 
     # --- copy -----------------------------------------------------------------------------------
 
@@ -1374,11 +1632,33 @@ class S3Kind(Kind):
             "tags": dict(tags),
             "objects": [{**e, "dr_version_id": placed[index_key_of(e)]} for e in entries],
         }
+        # a catalog that refused the source manifest's S3 tags: the copy's tags are in its JSON too
+        on_object = point.details.get("tags_on_object") is not False
         try:
-            written = put_doc(catalog, catalog_bucket, key, doc, if_none_match=True)
+            etag = put_doc_etag(
+                catalog,
+                catalog_bucket,
+                key,
+                doc,
+                if_none_match=True,
+                metadata=None if on_object else {META_TAGS_ON_OBJECT: "false"},
+            )
         except ClientError as err:
             raise CaptureError(f"DR manifest {key}: {error_code(err)}: {err}") from err
-        made = self._header_point(catalog, catalog_bucket, key, dest_region)
+        written = etag is not None
+        if written:
+            # a new object carries no S3 tags: its point is the header just written
+            self._index_put(catalog, catalog_bucket, key, etag, manifest_header(doc), on_object)
+            made = self._header_point(
+                catalog,
+                catalog_bucket,
+                key,
+                dest_region,
+                json.loads(json.dumps(manifest_header(doc))),
+                read_tags=False,
+            )
+        else:
+            made = self._header_point(catalog, catalog_bucket, key, dest_region)
         if made is None:
             why = (
                 "exists and is not a managed point"
@@ -1395,11 +1675,13 @@ class S3Kind(Kind):
         """Object tags on the manifest where S3 takes them, else the manifest JSON's ``tags``."""
         catalog, catalog_bucket = self._catalog(ctx, point.region)
         key = point.point_id
+        current: dict[str, str] = {}
         try:
             current = tag_dict(catalog.get_object_tagging(Bucket=catalog_bucket, Key=key).get("TagSet"))
             catalog.put_object_tagging(
                 Bucket=catalog_bucket, Key=key, Tagging={"TagSet": tag_list({**current, **tags})}
             )
+            self._index_tags_on_object(catalog, catalog_bucket, key)
             return
         except ClientError as err:
             if error_code(err) in _NOT_FOUND:
@@ -1417,16 +1699,31 @@ class S3Kind(Kind):
             objects = doc.pop("objects", [])
             doc["tags"] = {**(doc.get("tags") or {}), **tags}
             doc["objects"] = objects  # keep "objects" last: headers are read by range
-            if put_doc(
+            etag = put_doc_etag(
                 catalog,
                 catalog_bucket,
                 key,
                 doc,
                 if_match=response["ETag"],
                 metadata=response.get("Metadata"),
-            ):
+            )
+            if etag is not None:
+                # S3 tags the object still has (refused ones are in the JSON now) are read on listing
+                refused = (response.get("Metadata") or {}).get(META_TAGS_ON_OBJECT) == "false"
+                on_object = True if current else (False if refused else None)
+                self._index_put(catalog, catalog_bucket, key, etag, manifest_header(doc), on_object)
                 return
         raise CaptureError(f"manifest {key} kept changing: tags not set")
+
+    def _index_tags_on_object(self, catalog: Any, catalog_bucket: str, key: str) -> None:
+        """The manifest object now has S3 tags: listings read them (index entry marked)."""
+
+        def mark(entries: dict[str, dict[str, Any]]) -> None:
+            entry = entries.get(key)
+            if isinstance(entry, dict) and entry.get("object_tags") is False:
+                entries[key] = {**entry, "object_tags": True}
+
+        update_point_index(catalog, catalog_bucket, point_index_key(key), change=mark)
 
     def delete(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> dict[str, str]:
         """Delete manifests (primary points and DR copies); object data is never deleted here.
@@ -1434,7 +1731,7 @@ class S3Kind(Kind):
         DR bucket versions no remaining manifest names go later (:meth:`unreferenced_data`).
         """
         catalog, catalog_bucket = self._catalog(ctx, region)
-        return _delete_manifests(catalog, catalog_bucket, points, all_versions=False)
+        return _delete_manifests(catalog, catalog_bucket, points, all_versions=False, indexed=True)
 
     # --- data no point names any more (retention) --------------------------------------------------
 
@@ -1547,7 +1844,11 @@ class S3Kind(Kind):
         if vault_ctx is None:
             index_in, index_bucket = self._catalog(ctx, region)
             prefix = f"points/s3-dr/{region}/"
-            index_keys = [k for k in list_keys(index_in, index_bucket, prefix) if k.endswith("/index.json")]
+            index_keys = [
+                k
+                for k in list_keys(index_in, index_bucket, prefix)
+                if k.endswith("/index.json") and k.count("/") == prefix.count("/") + 1
+            ]
         else:
             index_in, index_bucket = s3, vault_bucket_name(self._catalog_name(), region)
             index_keys = [
