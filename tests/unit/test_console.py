@@ -335,7 +335,7 @@ def catalog_docs(points, verify, selected=None):
             "strategy": "pilot-light",
             "target_region": DR,
             "outcome": "success",
-            "approval": {"responder": "alice"},
+            "approval": {"decision": "approved", "by": "alice", "how": "Required Actions"},
             "fencing": [{"target": "orders-db", "status": "fenced"}],
             "rto_seconds": 840,
             "started_at": format_window(NOW),
@@ -378,7 +378,7 @@ def test_pages_show_what_the_catalog_holds():
     assert "passed" in res.text
     assert client.get("/resource/gold/ebs/nope").status_code == 404
     fo = client.get("/failovers").text
-    assert "alice" in fo
+    assert "approved by alice" in fo
     assert "14 min" in fo
     assert "orders-db: fenced" in fo
     charts = client.get("/charts").text
