@@ -1,7 +1,7 @@
 """``make soak``: months of simulated time through every DAG's own code, on the emulator.
 
 Each scenario (a policy and an estate) runs in its own process with its own moto server
-(``scripts/moto_server.py``). The DAG files are loaded from the DagBag; every DAG runs on its own
+(``scripts/moto_server.py``); scenarios run side by side, one per CPU core (``--jobs``). The DAG files are loaded from the DagBag; every DAG runs on its own
 schedule from the policy, and each run executes the DAG's real tasks in dependency order with
 their trigger rules: the operator is copied for execution as Airflow does
 (``prepare_for_execution``), its template fields (XComArgs) are rendered from a per-run XCom
@@ -18,9 +18,9 @@ run whose ``write_manifest`` succeeded (the Asset) and on ``copy_schedule``; ``d
 02:15 as a scheduled run (so it deletes); ``dr_restore_verify`` on each plan's
 ``verify.schedule``; ``dr_posture`` every ``--posture-minutes``: 360 by default, not the deployed
 15. Posture only reads the estate and writes ``posture/`` documents no other DAG reads, so its
-cadence cannot change what the lifecycle does; each run lists every point (S3 and DynamoDB
-points are one catalog read each) and costs about as much as a backup run, so at 15 minutes it
-would be most of the soak's time. The soak measures DR-side RPO itself (below) and reports
+cadence cannot change what the lifecycle does; each run lists every point of every kind in
+every region and costs about as much as a backup run, so at 15 minutes it would be most of the
+soak's time. The soak measures DR-side RPO itself (below) and reports
 posture's own worst RPO per day beside it.
 Runs due at the same instant go backup, copy, retention, verify, posture. Not run: the manual
 failover/failback DAGs and the weekly failover drill.
@@ -31,6 +31,7 @@ re-copies of points whose copy retention had deleted (from a DR listing after ev
 DR-side RPO (the age of the newest DR copy just before each copy run completes, and at day end),
 leftovers of verify runs (a DR listing after every verify run). From the DAGs' XComs: deletes,
 breaker trips, copy failures (quota errors among them). Run states: failed retention and copy runs.
+Cost: wall and CPU seconds (harness and emulator) and every AWS API call by operation.
 
 Usage::
 
@@ -575,9 +576,8 @@ class Observer:
     def after_copy_run(self, plan: str, when: datetime, xcom: dict[str, Any]) -> None:
         """The RPO just before this run's copies completed: the age of the newest copy before it.
 
-        From the copy tasks' own lists of complete copies (a DR listing after every copy run
-        would cost more than the runs: S3 and DynamoDB points are catalog documents, one read
-        each). The listings before and after each retention run and at day end are the harness's
+        From the copy tasks' own lists of complete copies (a DR listing of every kind after
+        every copy run would cost about as much as the runs themselves). The listings before and after each retention run and at day end are the harness's
         own and move the same newest-copy marks, so a copy report that claimed more than AWS
         holds would show there.
         """
@@ -884,6 +884,8 @@ def simulate(
         "run_seconds": {k: round(v, 1) for k, v in seconds.items()},
         "wall_seconds": round(wall, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # CPU time of this process (the DAGs' code and the harness; the emulator's is added by the parent)
+        "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
         "days_detail": [obs.days[d] for d in sorted(obs.days)],
     }
 
@@ -1084,9 +1086,29 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+def count_requests() -> dict[str, int]:
+    """Count every AWS API call this process makes, by ``service.Operation`` (filled in place)."""
+    import threading
+
+    from botocore.client import BaseClient
+
+    counts: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
+        with lock:
+            counts[f"{self.meta.service_model.endpoint_prefix}.{operation_name}"] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+    return counts
+
+
 def run_child(args: argparse.Namespace) -> int:
     sc = SCENARIOS[args.child]
     start = datetime.fromisoformat(args.start)
+    requests = count_requests()
 
     def progress(name: str, day: dict[str, Any], wall: float) -> None:
         print(f"[{name}] {day['date']} done after {wall:6.0f}s wall", file=sys.stderr, flush=True)
@@ -1102,6 +1124,8 @@ def run_child(args: argparse.Namespace) -> int:
         progress=progress if args.progress else None,
         progress_runs=bool(os.environ.get("AWSDR_SOAK_TRACE")),
     )
+    result["requests"] = dict(sorted(requests.items(), key=lambda kv: -kv[1]))
+    result["requests_total"] = sum(requests.values())
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
     return 0
 
@@ -1147,7 +1171,10 @@ def run_scenario(name: str, args: argparse.Namespace, work: Path) -> dict[str, A
         import psutil
 
         with contextlib.suppress(psutil.Error):
-            result["emulator_rss_mib"] = round(psutil.Process(moto.pid).memory_info().rss / 2**20, 1)
+            emulator = psutil.Process(moto.pid)
+            result["emulator_rss_mib"] = round(emulator.memory_info().rss / 2**20, 1)
+            times = emulator.cpu_times()
+            result["emulator_cpu_seconds"] = round(times.user + times.system, 1)
     finally:
         moto.terminate()
         try:
@@ -1213,7 +1240,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"summary: {json.dumps(result['summary'])}")
         print(
             f"wall {result['wall_seconds']}s simulating ({result['elapsed_seconds']}s with start-up), "
-            f"peak RSS {result['peak_rss_mib']} MiB (emulator at the end {result.get('emulator_rss_mib')} MiB)"
+            f"peak RSS {result['peak_rss_mib']} MiB (emulator at the end {result.get('emulator_rss_mib')} MiB); "
+            f"CPU {result.get('cpu_seconds')}s harness + {result.get('emulator_cpu_seconds')}s emulator; "
+            f"{result.get('requests_total')} AWS API calls (by operation in soak.json)"
         )
     doc = {
         "schema": 1,
