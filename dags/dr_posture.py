@@ -11,7 +11,10 @@ Every 15 minutes, one task (**posture**):
    `posture/<window stamp>.json` in the catalog bucket;
 3. publishes CloudWatch metrics in the primary region, namespace `AWSDR`, dimension `Plan`:
    `WorstRpoAgeSeconds`, `RpoBreaches`, `RtoBreaches`, `MissingCopies`, `Orphans`;
-4. compares the breaches with `posture/alert-state.json` and sends **one** SNS message per
+4. writes what the DR console shows (`console/points.json`, `console/history.json`), the cost
+   estimate (the document's `cost`), and the compliance report `compliance/<window stamp>.json`,
+   `.csv`, `.html` and `compliance/latest.*` (8 controls per resource, with evidence);
+5. compares the breaches with `posture/alert-state.json` and sends **one** SNS message per
    change (entering an RPO or RTO breach, recovering from it) to `notifications.sns_topic_arn`
    (only logged when the policy has none). A breach that lasts sends nothing more.
 
