@@ -21,7 +21,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, VENV_BIN, free_port, start_moto
-from test_postgres_celery import _psql, require_postgres, stop_moto
+from test_postgres_celery import _patient, _psql, require_postgres, stop_moto
 from test_standalone_cycle import Api, _client, _health_ok, _runs, _wait
 
 pytestmark = pytest.mark.e2e
@@ -106,7 +105,7 @@ def pg_stack():
             start_new_session=True,
         )
         api = Api(api_port)
-        _wait(lambda: _health_ok(api) is not None, 600, "api-server")  # slow on a loaded machine
+        _wait(lambda: _health_ok(api) is not None, 900, "api-server")  # slow on a loaded machine
         api.login()
         yield {"api": api, "env": env, "moto": moto_url, "home": home, "proc": proc}
     finally:
@@ -120,20 +119,6 @@ def pg_stack():
             stop_moto(moto_proc)
         finally:
             _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-
-
-def _patient(pred):
-    """A wait predicate that treats a slow or refused API answer as "not yet" (a loaded machine)."""
-
-    def call():
-        try:
-            return pred()
-        except (TimeoutError, ConnectionError, urllib.error.URLError) as err:
-            if isinstance(err, urllib.error.HTTPError):
-                raise
-            return None
-
-    return call
 
 
 def _iso(ts: datetime) -> str:

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -185,14 +186,31 @@ def prod_stack():
             _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
+def _patient(pred):
+    """A wait predicate that treats a slow or refused API answer as "not yet" (a loaded machine)."""
+
+    def call():
+        try:
+            return pred()
+        except (TimeoutError, ConnectionError, urllib.error.URLError) as err:
+            if isinstance(err, urllib.error.HTTPError):
+                raise
+            return None
+
+    return call
+
+
 def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _finished(api: Api, dag_id: str, run_id: str, timeout: float, what: str) -> dict:
     return _wait(
-        lambda: (
-            (r := api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"))["state"] in ("success", "failed") and r
+        _patient(
+            lambda: (
+                (r := api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"))["state"] in ("success", "failed")
+                and r
+            )
         ),
         timeout,
         what,
@@ -215,9 +233,13 @@ def test_full_cycle_on_two_celery_workers_with_deferred_waits(prod_stack):
     t0 = time.monotonic()
 
     # 1. backup: the scheduler's own catch-up runs (both plans, unpaused at creation)
-    _wait(lambda: _runs(api, "dr_backup_silver") or None, 300, "dr_backup_silver to be parsed and scheduled")
+    _wait(
+        _patient(lambda: _runs(api, "dr_backup_silver") or None),
+        300,
+        "dr_backup_silver to be parsed and scheduled",
+    )
     backups = _wait(
-        lambda: [r for r in _runs(api, "dr_backup_silver") if r["state"] == "success"],
+        _patient(lambda: [r for r in _runs(api, "dr_backup_silver") if r["state"] == "success"]),
         600,
         "a successful dr_backup_silver run on the Celery workers",
         interval=5,
@@ -226,11 +248,13 @@ def test_full_cycle_on_two_celery_workers_with_deferred_waits(prod_stack):
 
     # 2. copy: started by the backup's Asset, every EBS point copied and encrypted
     copies = _wait(
-        lambda: [
-            r
-            for r in _runs(api, "dr_copy_silver")
-            if r["run_type"] == "asset_triggered" and r["state"] in ("success", "failed")
-        ],
+        _patient(
+            lambda: [
+                r
+                for r in _runs(api, "dr_copy_silver")
+                if r["run_type"] == "asset_triggered" and r["state"] in ("success", "failed")
+            ]
+        ),
         600,
         "dr_copy_silver to start from the backup's Asset and finish",
         interval=5,
