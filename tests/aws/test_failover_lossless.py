@@ -252,3 +252,44 @@ def test_rds_failback_reverse_replica_waits_for_the_freeze_and_zero_lag(ctx, run
     zone = route53.zone_for(ctx, "orders-db.example.com")
     assert zone is not None
     assert zone[1] == "example.com."
+
+
+def test_a_killed_drills_leftovers_are_swept_by_the_next_drill(ctx, run):
+    """A drill killed mid-way left a restored table and an instance tagged awsdr:drill=<its run>;
+    the next drill's first data step deletes them, leaves untagged resources, and says so once."""
+    from awsdr.aws.context import tag_list
+
+    _table(ctx, DR, "orders-drill", {"a": "1"})
+    _table(ctx, DR, "orders", {"b": "2"})  # a real table: never swept
+    ddb = ctx.client("dynamodb", DR)
+    arn = ddb.describe_table(TableName="orders-drill")["Table"]["TableArn"]
+    ddb.tag_resource(ResourceArn=arn, Tags=tag_list({fp.TAG_DRILL: "manual__killed"}))
+    ec2 = ctx.client("ec2", DR)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": fp.TAG_DRILL, "Value": "manual__killed"}]}
+        ],
+    )
+    step = _step(
+        fp.SWEEP_DRILLS, f"drills@{DR}", DR, tag_key=fp.TAG_DRILL, keep="manual__t1", kinds=["dynamodb"]
+    )
+    memo: dict = {}
+    got = handlers.HANDLERS[fp.SWEEP_DRILLS](run, step, memo)
+    assert got["outcome"] == "done", got
+    assert "dynamodb:orders-drill" in got["swept"], got
+    assert any(x.startswith("ec2:") for x in got["swept"]), got
+    assert "orders" in ddb.list_tables()["TableNames"]
+    assert "orders-drill" not in ddb.list_tables()["TableNames"]
+    live = ec2.describe_instances(
+        Filters=[
+            {"Name": "tag-key", "Values": [fp.TAG_DRILL]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
+    )["Reservations"]
+    assert [i for r in live for i in r["Instances"]] == []
+    # a later round of the same run does not sweep (by then the tagged restores are its own)
+    assert handlers.HANDLERS[fp.SWEEP_DRILLS](run, step, memo)["outcome"] == "already"
