@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from awsdr.aws.context import chunks
-from awsdr.kinds.base import AVAILABLE, RecoveryPoint
+from awsdr.kinds.base import AVAILABLE, MISSING, RecoveryPoint
 from awsdr.planning.retention import DR, PRIMARY, PointInfo, RetentionPlan, plan_retention
 from awsdr.windows import (
     TAG_COPY_OF,
@@ -362,7 +362,9 @@ def reconcile(
         listed = [
             p for r in (policy.primary_region, *policy.dr_regions) for p in kind.list_points(ctx, r, None)
         ]
-    present = {(p.region, p.point_id) for p in listed}
+    # a point the listing knows but AWS no longer has (a DynamoDB sidecar whose backup the killed
+    # try deleted: MISSING) is gone, not present
+    present = {(p.region, p.point_id) for p in listed if p.status != MISSING}
     done = []
     for base in open_:
         intent = catalog.get_json(base + ".intent.json") or {}

@@ -86,6 +86,9 @@ class KillPoint:
     slow: str = ""
     #: only calls whose journal key contains this (e.g. a manifest's ``Key=manifests/``)
     match: str = ""
+    #: operations the retry may send again here, and why (a resend AWS refuses, not a repeat)
+    resend: tuple[str, ...] = ()
+    resend_why: str = ""
 
     @property
     def label(self) -> str:
@@ -220,9 +223,9 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "verify: after CreateVolume (EBS restore)", "verify", "after:CreateVolume", 1, "temporary volume made"
     ),
     KillPoint(
-        "verify: after RestoreTableFromBackup",
+        "verify: after ImportTable (DynamoDB restore)",
         "verify",
-        "after:RestoreTableFromBackup",
+        "after:ImportTable",
         1,
         "temporary table made",
     ),
@@ -243,6 +246,12 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "after:PromoteReadReplica",
         1,
         "the replica promoted, the step not recorded",
+        resend=("PromoteReadReplica",),
+        resend_why=(
+            "the retry asks again: moto keeps ReadReplicaSourceDBInstanceIdentifier after a promotion"
+            " and the awsdr:promoted-at tag is written after the call; AWS refuses a second"
+            " PromoteReadReplica (InvalidDBInstanceState), which promote_read_replica reads as done"
+        ),
         ci=True,
     ),
     KillPoint(
@@ -281,9 +290,9 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "standby scaled, not recorded",
     ),
     KillPoint(
-        "drill: mid-restore (after RestoreTableFromBackup)",
+        "drill: mid-restore (after ImportTable)",
         "drill",
-        "after:RestoreTableFromBackup",
+        "after:ImportTable",
         1,
         "drill table made, task dies",
     ),
