@@ -208,6 +208,24 @@ def test_breach_is_alerted_once_over_two_runs_and_posture_is_published(alerting)
     assert state[f"gold/ebs/{late}/rpo"] == "breach"
     assert state[f"gold/ebs/{fine}/rpo"] == "ok"
 
+    # what the console reads: the points, the history of both runs, the compliance report
+    points = _catalog(ctx, "console/points.json")
+    rows = [dict(zip(points["fields"], r, strict=True)) for r in points["points"]]
+    assert {r["source"] for r in rows if r["plan"] == "gold"} == {fine, late}
+    assert [s["window"] for s in _catalog(ctx, "console/history.json")["samples"]] == [
+        format_window(first),
+        format_window(second),
+    ]
+    report = _catalog(ctx, "compliance/latest.json")
+    assert report["compliant"] is False
+    by = {(r["control"], r["source"]): r["result"] for r in report["rows"] if r["plan"] == "gold"}
+    assert by[("dr-copy", fine)] == "pass"
+    assert by[("dr-copy", late)] == "fail"
+    assert by[("restore-verified", never)] == "fail"
+    csv_body = ctx.client("s3", DR).get_object(Bucket=CATALOG, Key="compliance/latest.csv")["Body"].read()
+    assert csv_body.decode().count("\n") == len(report["rows"]) + 1
+    assert latest["cost"]["estimate"] is True
+
     listed = ctx.client("cloudwatch", PRIMARY).list_metrics(Namespace="AWSDR")["Metrics"]
     names = {m["MetricName"] for m in listed if {"Name": "Plan", "Value": "gold"} in m["Dimensions"]}
     assert names == {"WorstRpoAgeSeconds", "RpoBreaches", "RtoBreaches", "MissingCopies", "Orphans"}
