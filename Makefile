@@ -21,12 +21,13 @@ lint: venv
 	.venv/bin/ruff format --check .
 	MYPYPATH=plugins .venv/bin/mypy plugins/awsdr
 
-# Tests run in parallel processes (pytest-xdist), one module per process at a time (--dist loadfile:
-# a module's fixtures, such as one Airflow stack, stay in one process). Every test picks free ports
+# Tests run in parallel processes (pytest-xdist --dist loadgroup, groups set in tests/conftest.py:
+# each module in one process, and the modules that start an Airflow stack one after another in one
+# process). Every test picks free ports
 # and its own Airflow home, database and queue, so they do not meet. PYTEST_WORKERS=0: serial.
 PYTEST_WORKERS ?= 3
 test: venv lint
-	.venv/bin/pytest -p no:cacheprovider -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+	.venv/bin/pytest -p no:cacheprovider -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 demo: venv
 	@bash scripts/demo.sh

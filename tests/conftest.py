@@ -148,3 +148,17 @@ def demo_estate(ctx, moto):
 
     Seeder(moto).run()
     return ctx
+
+
+#: test folders whose modules start a whole Airflow stack (scheduler, dag-processor, triggerer,
+#: api-server, workers): under pytest-xdist they run one after another in one process, so two
+#: stacks never compete for this machine's two cores; every other module is its own group
+#: (its module-scoped fixtures are set up once, in one process).
+STACK_DIRS = ("e2e",)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        rel = Path(str(item.path)).relative_to(ROOT / "tests")
+        group = "airflow-stack" if rel.parts[0] in STACK_DIRS else rel.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))

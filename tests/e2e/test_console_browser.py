@@ -62,7 +62,7 @@ def stack():
     )
     api = Api(api_port)
     try:
-        _wait(lambda: _health_ok(api) is not None, 300, "api-server")
+        _wait(lambda: _health_ok(api) is not None, 600, "api-server")
         api.login()
         yield {"api": api, "base": f"http://127.0.0.1:{api_port}", "moto": moto_url, "home": home}
     finally:
