@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from awsdr.policy import AsgStandby
 from awsdr.windows import TAG_COPY_OF
 
 if TYPE_CHECKING:
@@ -136,13 +137,14 @@ def standby(policy: Policy, prices: Mapping[str, Any]) -> dict[str, Any]:
         unpriced: list[str] = []
         units = [] if failover is None else list(failover.compute)
         for unit in units:
-            if unit.kind == "asg":
-                rest_n, full_n = unit.resting.desired, unit.capacity.desired
-                rest_h, full_h = _asg_hour(unit, rest_n, prices), _asg_hour(unit, full_n, prices)
+            rest_h: float | None
+            full_h: float | None
+            if isinstance(unit, AsgStandby):
+                rest_h = _asg_hour(unit, unit.resting.desired, prices)
+                full_h = _asg_hour(unit, unit.capacity.desired, prices)
                 name = f"asg {unit.name} ({unit.region})"
             else:
-                rest_n, full_n = unit.resting, unit.desired
-                rest_h, full_h = _ecs_hour(unit, rest_n, prices), _ecs_hour(unit, full_n, prices)
+                rest_h, full_h = _ecs_hour(unit, unit.resting, prices), _ecs_hour(unit, unit.desired, prices)
                 name = f"ecs {unit.cluster}/{unit.service} ({unit.region})"
             if strategy == "backup-restore":
                 continue  # nothing stands by; the AMI launches below serve
