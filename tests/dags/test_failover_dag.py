@@ -496,7 +496,7 @@ def test_data_layer_waits_deferred_holding_no_worker_slot(airflow_db, estate, mo
         state = getattr(result.ti.state, "value", result.ti.state)  # the SDK's enum, or text
         if ti.task_id == "data_layer" and state == "deferred":
             with create_session() as session:
-                row = session.query(TaskInstance).filter_by(id=str(ti.id)).one()
+                row = session.query(TaskInstance).filter_by(id=ti.id).one()
                 trigger = session.get(Trigger, row.trigger_id) if row.trigger_id else None
                 running = (
                     session.query(TaskInstance)
