@@ -154,7 +154,10 @@ def _apply_waits(waits: _Waits, results: list[dict[str, Any]]) -> None:
     except compute.StillWaiting as err:
         for r in results:
             if r["outcome"] in (DONE, ALREADY) and r["id"] in _pending_ids(waits):
-                r.update(outcome=WAITING, detail=f"{r['detail']}; {err}", retryable=True)
+                # ``started``: what this round did (the audit says "done" once it completes)
+                r.update(
+                    outcome=WAITING, detail=f"{r['detail']}; {err}", retryable=True, started=r["outcome"]
+                )
     for r in results:
         if r["id"] in waits.failed and r["outcome"] != STEP_FAILED:
             r.update(outcome=STEP_FAILED, detail=f"{r['detail']}; {waits.failed[r['id']]}", retryable=False)
@@ -647,7 +650,9 @@ def run_compute_steps(ctx: AwsContext, policy: Policy, steps: list[fp.Step]) -> 
         if r["id"] in failed:
             r.update(outcome=STEP_FAILED, detail=f"{r['detail']}; {failed[r['id']]}", retryable=False)
         elif r["id"] in pending:
-            r.update(outcome=WAITING, detail=f"{r['detail']}; {waiting}", retryable=True)
+            r.update(
+                outcome=WAITING, detail=f"{r['detail']}; {waiting}", retryable=True, started=r["outcome"]
+            )
         r["finished_at"] = format_window(now_utc())
     return results
 

@@ -176,8 +176,12 @@ class FailoverBaseOperator(DrBaseOperator):
         for r in results:
             t = timing.setdefault(r["id"], {"started_at": state["started_at"]})
             if r["outcome"] == WAITING:
+                if r.get("started") == DONE:
+                    t["did"] = True  # this run started it; later rounds find it "already"
                 continue
             if "outcome" not in t:
+                if t.get("did") and r["outcome"] == ALREADY:
+                    r["outcome"] = DONE
                 t.update(outcome=r["outcome"], finished_at=r["finished_at"])
                 t["seconds"] = (
                     parse_window(r["finished_at"]) - parse_window(t["started_at"])
