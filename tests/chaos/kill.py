@@ -166,7 +166,6 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "after:CopySnapshot",
         1,
         "EBS copy started in the DR region, task dies",
-        ci=True,
     ),
     KillPoint("copy: mid-batch (2nd EBS copy sent)", "copy", "after:CopySnapshot", 2, "one batch half done"),
     KillPoint("copy: after CopyImage", "copy", "after:CopyImage", 1, "AMI copy started"),
