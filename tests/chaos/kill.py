@@ -89,6 +89,8 @@ class KillPoint:
     #: operations the retry may send again here, and why (a resend AWS refuses, not a repeat)
     resend: tuple[str, ...] = ()
     resend_why: str = ""
+    #: a product bug this point shows and nobody fixed yet (the test is an expected failure)
+    known_bug: str = ""
 
     @property
     def label(self) -> str:
@@ -294,6 +296,10 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "after:ImportTable",
         1,
         "drill table made, task dies",
+        known_bug=(
+            "failover engine: the retried data_layer sends the Aurora restore of ledger-drill again"
+            " (moto: DBClusterSnapshotAlreadyExistsFault) and the drill fails; reported, not fixed"
+        ),
     ),
     KillPoint("drill: in teardown", "drill", "start:drill_teardown", 1, "drill resources made, none removed"),
 )
