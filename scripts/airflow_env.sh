@@ -35,6 +35,9 @@ export AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY=16
 # longer to answer than the 5 default attempts of a task's first call (~30 s), and the scheduler's
 # first tasks failed at start-up with "Connection refused". 12 attempts wait for it for minutes.
 export AIRFLOW__WORKERS__EXECUTION_API_RETRIES="${AIRFLOW__WORKERS__EXECUTION_API_RETRIES:-12}"
+# ...and an api-server on a loaded machine can take longer than the default 5 s to answer one call:
+# a task's heartbeat or state update timing out made the scheduler fail the task (seen at load 35).
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
 # the scheduler's and triggerer's log servers default to the fixed ports 8793 and 8794
 _awsdr_free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-$(_awsdr_free_port)}"
