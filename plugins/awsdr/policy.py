@@ -1538,6 +1538,11 @@ def _selector(value: Any, path: _PathT) -> Selector:
     return Selector(tags=tags, types=tuple(types))
 
 
+def schedule_gap(expr: str, limit: timedelta) -> timedelta:
+    """The largest gap between two consecutive ticks of the cron ``expr`` (searched up to ``limit``)."""
+    return _largest_gap(expr, limit)
+
+
 def _largest_gap(expr: str, limit: timedelta) -> timedelta:
     """The longest time between two consecutive ticks of ``expr`` (wall clock, DST ignored).
 

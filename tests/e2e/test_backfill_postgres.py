@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
@@ -29,7 +28,7 @@ import pytest
 import yaml
 from conftest import ROOT, VENV_BIN, free_port, start_moto
 from test_postgres_celery import _patient, _psql, require_postgres, stop_moto
-from test_standalone_cycle import Api, _client, _health_ok, _runs, _wait
+from test_standalone_cycle import Api, _client, _runs, _wait, standalone
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +82,6 @@ def pg_stack():
     moto_url = f"http://127.0.0.1:{moto_port}"
     policy = _policy(home)
     env = _env(home, moto_url, api_port, f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}", policy)
-    proc = None
     try:
         subprocess.run(
             [str(VENV_BIN / "python"), "-m", "awsdr.policy", str(policy)],
@@ -91,30 +89,9 @@ def pg_stack():
             check=True,
             capture_output=True,
         )
-        subprocess.run(
-            [str(VENV_BIN / "python"), str(ROOT / "scripts/seed_demo.py"), "--endpoint", moto_url],
-            env=env,
-            check=True,
-        )
-        subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "airflow"), "standalone"],
-            env=env,
-            stdout=(home / "standalone.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        api = Api(api_port)
-        _wait(lambda: _health_ok(api) is not None, 900, "api-server")  # slow on a loaded machine
-        api.login()
-        yield {"api": api, "env": env, "moto": moto_url, "home": home, "proc": proc}
+        with standalone(home, moto_url, env, api_port=api_port, health_timeout=900) as (api, proc):
+            yield {"api": api, "env": env, "moto": moto_url, "home": home, "proc": proc}
     finally:
-        if proc is not None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
         try:
             stop_moto(moto_proc)
         finally:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -31,8 +29,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import DR, ROOT, VENV_BIN, free_port, start_moto
-from test_standalone_cycle import Api, _env, _health_ok, _runs, _wait
+from conftest import DR, free_port, start_moto
+from test_postgres_celery import stop_moto
+from test_standalone_cycle import Api, _env, _runs, _wait, standalone
 
 pytestmark = pytest.mark.e2e
 
@@ -47,32 +46,11 @@ def stack():
     moto_proc = start_moto(moto_port, home / "moto.log")
     moto_url = f"http://127.0.0.1:{moto_port}"
     env = _env(home, moto_url, api_port)
-    subprocess.run(
-        [str(VENV_BIN / "python"), str(ROOT / "scripts/seed_demo.py"), "--endpoint", moto_url],
-        env=env,
-        check=True,
-    )
-    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "airflow"), "standalone"],
-        env=env,
-        stdout=(home / "standalone.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    api = Api(api_port)
     try:
-        _wait(lambda: _health_ok(api) is not None, 600, "api-server")
-        api.login()
-        yield {"api": api, "base": f"http://127.0.0.1:{api_port}", "moto": moto_url, "home": home}
+        with standalone(home, moto_url, env, api_port=api_port) as (api, _proc):
+            yield {"api": api, "base": f"http://127.0.0.1:{api_port}", "moto": moto_url, "home": home}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        moto_proc.terminate()
-        moto_proc.wait(timeout=10)
+        stop_moto(moto_proc)
 
 
 def _catalog_json(moto_url: str, key: str) -> dict:

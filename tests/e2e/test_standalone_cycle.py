@@ -12,6 +12,7 @@ free ports in a temporary home, against a moto server seeded with the demo estat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -93,6 +94,36 @@ def _runs(api: Api, dag_id: str) -> list[dict]:
         raise
 
 
+@contextlib.contextmanager
+def standalone(home: Path, moto_url: str, env: dict[str, str], *, api_port: int, health_timeout: float = 600):
+    """Seed the demo estate, migrate, start ``airflow standalone`` (as ``make run`` does), wait for
+    the api-server, log in; yields ``(api, proc)`` and stops Airflow afterwards."""
+    subprocess.run(
+        [str(VENV_BIN / "python"), str(ROOT / "scripts/seed_demo.py"), "--endpoint", moto_url],
+        env=env,
+        check=True,
+    )
+    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "airflow"), "standalone"],
+        env=env,
+        stdout=(home / "standalone.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        api = Api(api_port)
+        _wait(lambda: _health_ok(api) is not None, health_timeout, "api-server")
+        api.login()
+        yield api, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def stack():
     home = Path(tempfile.mkdtemp(prefix="awsdr-e2e-"))
@@ -100,31 +131,10 @@ def stack():
     moto_proc = start_moto(moto_port, home / "moto.log")
     moto_url = f"http://127.0.0.1:{moto_port}"
     env = _env(home, moto_url, api_port)
-    subprocess.run(
-        [str(VENV_BIN / "python"), str(ROOT / "scripts/seed_demo.py"), "--endpoint", moto_url],
-        env=env,
-        check=True,
-    )
-    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
-    log = (home / "standalone.log").open("wb")
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "airflow"), "standalone"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    api = Api(api_port)
-    _wait(lambda: _health_ok(api) is not None, 240, "api-server")
-    api.login()
     try:
-        yield {"api": api, "env": env, "moto": moto_url, "home": home, "proc": proc}
+        with standalone(home, moto_url, env, api_port=api_port, health_timeout=240) as (api, proc):
+            yield {"api": api, "env": env, "moto": moto_url, "home": home, "proc": proc}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
         moto_proc.terminate()
         moto_proc.wait(timeout=10)
 
