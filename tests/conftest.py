@@ -151,14 +151,20 @@ def demo_estate(ctx, moto):
 
 
 #: test folders whose modules start a whole Airflow stack (scheduler, dag-processor, triggerer,
-#: api-server, workers): under pytest-xdist they run one after another in one process, so two
-#: stacks never compete for this machine's two cores; every other module is its own group
-#: (its module-scoped fixtures are set up once, in one process).
+#: api-server, workers): under pytest-xdist they run one after another in two lines (processes),
+#: so no more than two stacks compete for this machine's two cores; every other module is its own
+#: group (its module-scoped fixtures are set up once, in one process).
 STACK_DIRS = ("e2e",)
+#: the PostgreSQL stacks (Celery, backfills) form a second line beside the SQLite ones: at most two
+#: stacks at once
+SECOND_LINE = ("test_postgres_celery.py", "test_backfill_postgres.py")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         rel = Path(str(item.path)).relative_to(ROOT / "tests")
-        group = "airflow-stack" if rel.parts[0] in STACK_DIRS else rel.as_posix()
+        if rel.parts[0] in STACK_DIRS:
+            group = "airflow-stack-2" if rel.name in SECOND_LINE else "airflow-stack-1"
+        else:
+            group = rel.as_posix()
         item.add_marker(pytest.mark.xdist_group(group))
