@@ -22,7 +22,7 @@ lint: venv
 	MYPYPATH=plugins .venv/bin/mypy plugins/awsdr
 
 # Tests run in parallel processes (pytest-xdist --dist loadgroup, groups set in tests/conftest.py:
-# each module in one process, and the modules that start an Airflow stack one after another in one
+# each module in one process; the modules that start an Airflow stack run one after another in two
 # process). Every test picks free ports
 # and its own Airflow home, database and queue, so they do not meet. PYTEST_WORKERS=0: serial.
 PYTEST_WORKERS ?= 3
