@@ -23,7 +23,7 @@ lint: venv
 
 # Tests run in parallel processes (pytest-xdist --dist loadgroup, groups set in tests/conftest.py:
 # each module in one process; the modules that start an Airflow stack run one after another in two
-# process). Every test picks free ports
+# processes). Every test picks free ports
 # and its own Airflow home, database and queue, so they do not meet. PYTEST_WORKERS=0: serial.
 PYTEST_WORKERS ?= 3
 test: venv lint
