@@ -21,13 +21,13 @@ lint: venv
 	.venv/bin/ruff format --check .
 	MYPYPATH=plugins .venv/bin/mypy plugins/awsdr
 
-# Tests run in parallel processes (pytest-xdist --dist loadgroup, groups set in tests/conftest.py:
-# each module in one process; the modules that start an Airflow stack run one after another in two
-# processes). Every test picks free ports
-# and its own Airflow home, database and queue, so they do not meet. PYTEST_WORKERS=0: serial.
+# Tests run in parallel processes (pytest-xdist --dist loadfile: each module in one process, so its
+# fixtures are set up once); at most two Airflow stacks run at once (tests/conftest.py stack_slot).
+# Every test picks free ports and its own Airflow home, database and queue, so they do not meet.
+# PYTEST_WORKERS=0: serial.
 PYTEST_WORKERS ?= 3
 test: venv lint
-	.venv/bin/pytest -p no:cacheprovider -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	.venv/bin/pytest -p no:cacheprovider -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 demo: venv
 	@bash scripts/demo.sh

@@ -7,6 +7,7 @@ moto server this session starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -150,21 +151,33 @@ def demo_estate(ctx, moto):
     return ctx
 
 
-#: test folders whose modules start a whole Airflow stack (scheduler, dag-processor, triggerer,
-#: api-server, workers): under pytest-xdist they run one after another in two lines (processes),
-#: so no more than two stacks compete for this machine's two cores; every other module is its own
-#: group (its module-scoped fixtures are set up once, in one process).
-STACK_DIRS = ("e2e",)
-#: the PostgreSQL stacks (Celery, backfills) form a second line beside the SQLite ones: at most two
-#: stacks at once
-SECOND_LINE = ("test_postgres_celery.py", "test_backfill_postgres.py")
+#: Airflow stacks (scheduler, dag-processor, triggerer, api-server, workers) that may run at once
+#: under pytest-xdist: more than two on this machine's two cores starve each other's api-servers.
+STACK_SLOTS = 2
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        rel = Path(str(item.path)).relative_to(ROOT / "tests")
-        if rel.parts[0] in STACK_DIRS:
-            group = "airflow-stack-2" if rel.name in SECOND_LINE else "airflow-stack-1"
-        else:
-            group = rel.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+@contextlib.contextmanager
+def stack_slot():
+    """Hold one of :data:`STACK_SLOTS` for the life of an Airflow stack (a lock file per slot,
+    shared by the xdist processes of this run); outside xdist, nothing to wait for."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        yield
+        return
+    import fcntl
+
+    while True:
+        for n in range(STACK_SLOTS):
+            handle = open(Path(tempfile.gettempdir()) / f"awsdr-stack-{run}-{n}.lock", "w")  # noqa: SIM115
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(2)

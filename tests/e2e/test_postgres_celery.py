@@ -27,7 +27,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import DR, PRIMARY, VENV_BIN, free_port, start_moto
+from conftest import DR, PRIMARY, VENV_BIN, free_port, stack_slot, start_moto
 from test_standalone_cycle import Api, _env, _health_ok, _runs, _wait
 
 from awsdr.windows import TAG_COPY_OF
@@ -99,6 +99,11 @@ def stop_moto(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def prod_stack():
+    with stack_slot():  # at most two Airflow stacks at once under xdist
+        yield from _prod_stack()
+
+
+def _prod_stack():
     require_postgres()
     suffix = uuid.uuid4().hex[:8]
     db = f"awsdr_e2e_{suffix}"

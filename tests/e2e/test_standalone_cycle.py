@@ -26,7 +26,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import DR, PRIMARY, ROOT, VENV_BIN, free_port, start_moto
+from conftest import DR, PRIMARY, ROOT, VENV_BIN, free_port, stack_slot, start_moto
 
 from awsdr.windows import window_stamp
 
@@ -98,30 +98,31 @@ def _runs(api: Api, dag_id: str) -> list[dict]:
 def standalone(home: Path, moto_url: str, env: dict[str, str], *, api_port: int, health_timeout: float = 600):
     """Seed the demo estate, migrate, start ``airflow standalone`` (as ``make run`` does), wait for
     the api-server, log in; yields ``(api, proc)`` and stops Airflow afterwards."""
-    subprocess.run(
-        [str(VENV_BIN / "python"), str(ROOT / "scripts/seed_demo.py"), "--endpoint", moto_url],
-        env=env,
-        check=True,
-    )
-    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "airflow"), "standalone"],
-        env=env,
-        stdout=(home / "standalone.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        api = Api(api_port)
-        _wait(lambda: _health_ok(api) is not None, health_timeout, "api-server")
-        api.login()
-        yield api, proc
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+    with stack_slot():
+        subprocess.run(
+            [str(VENV_BIN / "python"), str(ROOT / "scripts/seed_demo.py"), "--endpoint", moto_url],
+            env=env,
+            check=True,
+        )
+        subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "airflow"), "standalone"],
+            env=env,
+            stdout=(home / "standalone.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            api = Api(api_port)
+            _wait(lambda: _health_ok(api) is not None, health_timeout, "api-server")
+            api.login()
+            yield api, proc
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
