@@ -30,7 +30,7 @@ from pathlib import Path
 import boto3
 import pytest
 from conftest import DR, free_port, start_moto
-from test_postgres_celery import stop_moto
+from test_postgres_celery import _patient, stop_moto
 from test_standalone_cycle import Api, _env, _runs, _wait, standalone
 
 pytestmark = pytest.mark.e2e
@@ -114,8 +114,14 @@ def test_console_failover_form_backfill_and_approval_in_a_real_browser(stack):
         "a successful dr_backup_silver run",
         interval=5,
     )
-    posture = api.post("/api/v2/dags/dr_posture/dagRuns", {"logical_date": None})
-    done = _wait(lambda: _run_done(api, "dr_posture", posture["dag_run_id"]), 600, "dr_posture", interval=5)
+    posture = _wait(
+        _patient(lambda: api.post("/api/v2/dags/dr_posture/dagRuns", {"logical_date": None})),
+        300,
+        "a posture run",
+    )
+    done = _wait(
+        _patient(lambda: _run_done(api, "dr_posture", posture["dag_run_id"])), 600, "dr_posture", interval=5
+    )
     assert done["state"] == "success", done
     doc = _catalog_json(stack["moto"], "posture/latest.json")
 

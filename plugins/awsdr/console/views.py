@@ -347,11 +347,9 @@ def failovers(snap: Snapshot) -> str:
     for run in snap.failovers:
         approval = run.get("approval") or {}
         approver = (
-            approval.get("responder")
-            or approval.get("who")
-            or approval.get("decided_by")
-            or approval.get("mode")
-            or "–"
+            f"{approval.get('decision', '?')} by {approval['by']}"
+            if approval.get("by")
+            else approval.get("decision") or "–"
         )
         fencing = run.get("fencing") or []
         fenced = (
