@@ -4,7 +4,8 @@ run``'s embedded server, scripts/pg_embedded.py, is the same engine).
 
 Ten ``airflow backfill create`` commands of six windows each, every one run exactly once (no
 repeat on a lock): each must exit 0, must be created while other runs are queued or running
-(the demo cycle's catch-up backups and copies, and the other backfill), and all six of its runs
+(the demo cycle's catch-up backups and copies, the other backfill, or, when those finished early,
+a manual ``dr_backup_gold`` run started for the purpose), and all six of its runs
 must succeed with one recovery point per resource and window.
 
 Airflow allows one running backfill per DAG, so the ten alternate between two backup DAGs of the
@@ -161,6 +162,16 @@ def test_ten_backfills_while_the_scheduler_is_busy(pg_stack):
         if dag_id in pending:  # one running backfill per DAG: the previous one must finish first
             finish(dag_id)
         busy = _wait(_patient(lambda: [_busy(api)]), 120, "the list of active runs")[0]
+        if not busy:
+            # the catch-up and the other backfill finished early (a fast machine): make the scheduler
+            # busy on purpose with a manual run of the demo's gold backups (other volumes), so the
+            # backfill is always created under load rather than only when the timing allows
+            _wait(
+                _patient(lambda: api.post("/api/v2/dags/dr_backup_gold/dagRuns", {"logical_date": None})),
+                120,
+                "a manual dr_backup_gold run",
+            )
+            busy = _wait(_patient(lambda: [_busy(api)]), 120, "the list of active runs")[0]
         began = time.monotonic()
         cmd = subprocess.run(
             [

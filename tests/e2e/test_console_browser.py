@@ -135,7 +135,13 @@ def test_console_failover_form_backfill_and_approval_in_a_real_browser(stack):
         page.get_by_role("link", name="Disaster Recovery").click()
         frame = page.frame_locator("iframe")
         table = frame.locator("table").first
-        table.wait_for()
+        try:
+            table.wait_for()
+        except Exception:
+            page.screenshot(path=str(stack["home"] / "console-failed.png"))
+            raise AssertionError(
+                "no table in the console frame: " + frame.locator("body").inner_text(timeout=5_000)[:2000]
+            ) from None
         for plan, pdoc in doc["plans"].items():
             row = table.locator("tr", has=page.locator(f"td b:text-is('{plan}')"))
             cells = row.locator("td").all_inner_texts()
@@ -215,10 +221,17 @@ def test_console_failover_form_backfill_and_approval_in_a_real_browser(stack):
                 },
             },
         )
+        # Required Actions lists the pending approval; its subject opens the task's Required
+        # Action tab, where the Approve and Reject buttons are
         page.goto(base + "/required_actions")
-        reject = page.get_by_role("button", name="Reject")
-        _wait(lambda: (page.reload(), reject.count())[1], 600, "the approval in Required Actions", interval=5)
-        reject.first.click()
+        subject = page.get_by_text("Approve the failover to").first
+        _wait(
+            lambda: (page.reload(), subject.count())[1], 600, "the approval in Required Actions", interval=5
+        )
+        subject.click()
+        page.wait_for_url(lambda u: "/tasks/approval/required_actions" in u)
+        assert urllib.request.quote(live["dag_run_id"], safe="") in page.url or live["dag_run_id"] in page.url
+        page.get_by_role("button", name="Reject").click()
         run = _wait(
             lambda: _run_done(api, "dr_failover", live["dag_run_id"]),
             600,

@@ -454,3 +454,30 @@ def test_a_stale_view_is_served_at_once_while_a_background_refresh_reads_the_cat
     while data.snapshot().posture["window"] != "2026-11-24T12:15:00Z":
         assert time.monotonic() < deadline, "the background refresh never landed"
         time.sleep(0.05)
+
+
+def test_an_empty_view_is_never_served_stale_so_the_first_posture_run_shows_at_once():
+    # opened before dr_posture ever ran (as the browser test does): nothing to show yet
+    docs = catalog_docs(healthy(), [verified()])
+    posture = docs.pop("posture/latest.json")
+    reader = MemoryCatalog(docs)
+    data = ConsoleData(lambda: reader, ttl=3600, empty_ttl=0)
+    assert data.snapshot().posture is None
+    reader.docs["posture/latest.json"] = json.dumps(posture).encode()
+    # the same request reads the catalog (no background refresh, no wait for the hour-long ttl)
+    assert data.snapshot().posture["window"] == posture["window"]
+    # once there is a posture document, the ttl holds again: a change is not read in the request
+    reader.docs["posture/latest.json"] = json.dumps(dict(posture, window="2026-11-24T12:15:00Z")).encode()
+    assert data.snapshot().posture["window"] == posture["window"]
+
+
+def test_an_empty_view_is_kept_for_its_short_ttl():
+    docs = catalog_docs(healthy(), [verified()])
+    posture = docs.pop("posture/latest.json")
+    reader = MemoryCatalog(docs)
+    data = ConsoleData(lambda: reader, ttl=3600, empty_ttl=3600)
+    assert data.snapshot().posture is None
+    calls = reader.calls
+    reader.docs["posture/latest.json"] = json.dumps(posture).encode()
+    assert data.snapshot().posture is None
+    assert reader.calls == calls  # within empty_ttl: served from the cache, no catalog call

@@ -167,10 +167,14 @@ class CatalogReader:
 class ConsoleData:
     """The cached view of the catalog. Thread-safe; one refresh at a time."""
 
-    def __init__(self, reader_factory: Callable[[], Any], *, ttl: float = 60.0) -> None:
+    def __init__(
+        self, reader_factory: Callable[[], Any], *, ttl: float = 60.0, empty_ttl: float = 5.0
+    ) -> None:
         self._factory = reader_factory
         self._reader: Any = None
         self.ttl = ttl
+        #: a view without a posture document is re-read after this many seconds, and in the request
+        self.empty_ttl = min(ttl, empty_ttl)
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._refreshing = False
@@ -211,10 +215,20 @@ class ConsoleData:
 
     def snapshot(self, *, force: bool = False) -> Snapshot:
         """The current view. A stale one is served while a background thread refreshes it, so
-        only the very first view (or ``force``) waits for the catalog."""
+        only the very first view (or ``force``) waits for the catalog.
+
+        A view that has nothing to show (no posture document: the console was opened before
+        dr_posture first ran) is never served stale: after ``empty_ttl`` seconds the request reads
+        the catalog itself, so the first posture run shows on the next page view rather than one
+        refresh later (a stale empty page does not reload itself)."""
         with self._lock:
             snap = self._snapshot
-            if snap is None or force:
+            empty_and_old = (
+                snap is not None
+                and snap.posture is None
+                and time.monotonic() - snap.loaded_at >= self.empty_ttl
+            )
+            if snap is None or force or empty_and_old:
                 self._snapshot = self._load()
                 return self._snapshot
             if time.monotonic() - snap.loaded_at >= self.ttl and not self._refreshing:
