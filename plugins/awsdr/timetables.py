@@ -9,13 +9,22 @@ stay visible as gaps (the posture report) and can still be captured on purpose w
 
 A window is the cron tick itself (``run_after``): this is a trigger timetable, the data interval
 has no span.
+
+Why this module imports core ``airflow.timetables`` and not only ``airflow.sdk``: a custom timetable
+is not a declaration the DAG processor translates (as it does for ``airflow.sdk.CronTriggerTimetable``)
+but code the scheduler runs (``next_dagrun_info``). Airflow serializes a custom timetable only if it
+subclasses the core ``airflow.timetables.base.Timetable`` and a plugin registers it (``timetables``
+in ``awsdr_plugin.py``); the SDK's timetables have no scheduling logic to extend. ``airflow.timetables``
+is part of Airflow's documented public interface; the private ``airflow._shared`` helpers are not, so
+time zones come from ``airflow.sdk.timezone`` and pendulum.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow._shared.timezones.timezone import coerce_datetime, parse_timezone, utcnow
+import pendulum
+from airflow.sdk.timezone import coerce_datetime, utcnow
 from airflow.timetables.base import DagRunInfo
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -51,7 +60,8 @@ class BoundedCatchupTimetable(CronTriggerTimetable):
     def deserialize(cls, data: dict[str, Any]) -> BoundedCatchupTimetable:
         return cls(
             data["expression"],
-            timezone=parse_timezone(data["timezone"]),
+            # What core CronTriggerTimetable.deserialize does (parse_timezone wraps this call).
+            timezone=pendulum.timezone(data["timezone"]),
             max_catchup=int(data["max_catchup"]),
         )
 
