@@ -20,8 +20,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from airflow.sdk import DAG, Param, task
-from airflow.task.trigger_rule import TriggerRule
+from airflow.sdk import DAG, Param, TriggerRule, task
 
 from awsdr.assets import backup_asset
 from awsdr.operators.backup import CaptureOperator, CheckFailuresOperator, WriteManifestOperator, parse_only

@@ -18,10 +18,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from airflow.sdk import DAG
-from airflow.task.trigger_rule import TriggerRule
-from airflow.timetables.assets import AssetOrTimeSchedule
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule
 
 from awsdr.assets import backup_asset
 from awsdr.operators.copy import (

@@ -68,8 +68,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable
 
 from awsdr.notifiers.sns import AwsDrSnsNotifier
 from awsdr.operators.posture import PostureOperator

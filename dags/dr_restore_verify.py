@@ -25,9 +25,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from airflow.sdk import DAG, Param, task
-from airflow.task.trigger_rule import TriggerRule
-from airflow.timetables.trigger import CronTriggerTimetable, MultipleCronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, MultipleCronTriggerTimetable, Param, TriggerRule, task
 from croniter import croniter
 
 from awsdr.operators.backup import run_window

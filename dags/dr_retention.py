@@ -27,9 +27,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import DAG, Param, task
-from airflow.task.trigger_rule import TriggerRule
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, task
 
 from awsdr.operators.retention import ALL, PruneOperator, RetentionReportOperator, resolve_params
 from awsdr.policy import RESOURCE_TYPES, load_policy

@@ -59,6 +59,29 @@ def test_backup_dags_catch_up_with_bounded_timetable(dagbag):
             assert dag.max_active_runs <= 2
 
 
+def test_every_dag_serializes_to_scheduler_timetables(dagbag):
+    """DAG files declare airflow.sdk timetables; the DAG processor serializes them and the
+    scheduler gets core timetables with the same cron and time zone back (the custom
+    BoundedCatchupTimetable only if the plugin registered it)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import Timetable
+
+    cron_dags = 0
+    for dag_id, dag in dagbag.dags.items():
+        back = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+        assert isinstance(back, Timetable), f"{dag_id}: {type(back)}"
+        assert type(back).__name__ == type(dag.timetable).__name__, dag_id
+        declared = getattr(dag.timetable, "timetable", dag.timetable)  # AssetOrTimeSchedule wraps one
+        restored = getattr(back, "timetable", back)
+        if isinstance(declared, Timetable):  # a core timetable declared as such (BoundedCatchupTimetable)
+            assert restored.serialize() == declared.serialize(), dag_id
+        elif hasattr(declared, "expression"):  # an airflow.sdk cron timetable
+            cron_dags += 1
+            assert restored._expression == declared.expression, dag_id
+            assert restored._timezone.name == str(declared.timezone), dag_id
+    assert cron_dags >= 4  # dr_copy_*, dr_posture, dr_retention, dr_restore_verify at least
+
+
 def test_only_the_plugin_entry_is_loaded_as_a_plugin():
     """plugins/.airflowignore keeps Airflow from importing awsdr's modules as top-level plugins
     (it would register e.g. awsdr/operators/copy.py as the module ``copy``, shadowing the stdlib)."""

@@ -291,7 +291,7 @@ def test_an_alert_that_cannot_be_sent_is_not_committed(ctx):
 
 
 def test_dag_shape(alerting):
-    from airflow.timetables.trigger import CronTriggerTimetable
+    from airflow.sdk import CronTriggerTimetable
 
     from awsdr.notifiers.sns import AwsDrSnsNotifier
 
@@ -299,7 +299,7 @@ def test_dag_shape(alerting):
     dag = module.dag
     assert dag.dag_id == "dr_posture"
     assert isinstance(dag.timetable, CronTriggerTimetable)
-    assert dag.timetable._expression == "*/15 * * * *"
+    assert dag.timetable.expression == "*/15 * * * *"
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert [t.task_id for t in dag.tasks] == ["posture"]
