@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from airflow.plugins_manager import AirflowPlugin
+from airflow.sdk.plugins_manager import AirflowPlugin
 
 from awsdr.console.app import create_app
 from awsdr.timetables import BoundedCatchupTimetable

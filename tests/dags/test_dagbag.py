@@ -96,6 +96,18 @@ def test_only_the_plugin_entry_is_loaded_as_a_plugin():
     assert "awsdr" not in (getattr(sys.modules["copy"], "__file__", "") or "")
 
 
+def test_core_plugins_manager_loads_the_sdk_based_plugin():
+    """awsdr_plugin subclasses airflow.sdk's AirflowPlugin (a different class from core's): core
+    must still register all of it, the console app and its navigation link as well as the timetable."""
+    from airflow import plugins_manager
+    from awsdr_plugin import CONSOLE_PREFIX
+
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    assert [(a["name"], a["url_prefix"]) for a in apps] == [("AWS DR console", CONSOLE_PREFIX)]
+    views, _ = plugins_manager._get_ui_plugins()
+    assert [v["url_route"] for v in views] == ["disaster-recovery"]
+
+
 def test_every_trigger_form_opens_valid(dagbag):
     """The UI sends an empty text field as null: a field that may be empty must allow null, or the
     Trigger button stays disabled until someone types into it (seen on dr_failover's confirm)."""
