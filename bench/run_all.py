@@ -6,6 +6,8 @@
   wall time, peak memory of the engine, and the AWS calls made by operation (from moto's
   request recorder) — the point is that describes are batched, not one per resource.
 - ``console.json``: the DR console's pages for a catalog of 2,000 resources (``bench_console.py``).
+- ``cycle.json``: B1, a backup + copy cycle of 100 and 300 resources (``bench_cycle.py``): wall,
+  AWS calls by operation, calls per resource.
 
 Figures are for this machine only; compare runs on the same machine.
 """
@@ -203,6 +205,9 @@ def main() -> None:
     bench_dag_parse()
     bench_capture(int(os.environ.get("AWSDR_BENCH_VOLUMES", "1000")))
     runpy.run_path(str(ROOT / "bench" / "bench_console.py"), run_name="__main__")
+    # B1: backup + copy cycle, calls per resource (bench_cycle.py); its own subprocess, since it
+    # points Airflow's connection at its own emulator
+    subprocess.run([sys.executable, str(ROOT / "bench" / "bench_cycle.py"), "100", "300"], check=True)
     print(f"results in {RESULTS}")
 
 

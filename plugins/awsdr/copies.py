@@ -9,6 +9,7 @@ start now waits for the next slot, the next poll or the next run.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -190,12 +191,19 @@ def start_copies(
     in_flight: dict[str, int],
     kms_keys: dict[str, str],
     dest_ctx: AwsContext | None = None,
+    listed: bool = False,
 ) -> StartResult:
     """Start as many ``jobs`` as each destination's free slots allow (``quota`` - in flight).
 
     The rest wait (returned in ``waiting``). A per-point failure is recorded, never raised.
+
+    :param listed: the jobs were planned from a listing of the destinations made in this pass
+        (no healthy copy of any job's point was there); kinds that accept it skip their own look-up.
     """
     result = StartResult()
+    # The jobs come from :func:`plan_copies` over a fresh listing of each destination: a kind
+    # whose copy can trust that listing (``listed=True``) skips its per-copy look-up.
+    extra: dict[str, Any] = {"listed": True} if listed and _accepts_listed(kind) else {}
     per_region: dict[str, list[CopyJob]] = defaultdict(list)
     for job in jobs:
         per_region[job.dest_region].append(job)
@@ -217,6 +225,7 @@ def start_copies(
                     kms_key_id=kms_keys[region],
                     tags=copy_tags(job.point),
                     dest_ctx=dest_ctx,
+                    **extra,
                 )
             except RetryLater as err:
                 log.info("Copy of %s to %s waits: %s", job.point.point_id, region, err)
@@ -249,6 +258,13 @@ def start_copies(
                     )
                     result.failures.append(outcome)
     return result
+
+
+def _accepts_listed(kind: Kind) -> bool:
+    try:
+        return "listed" in inspect.signature(kind.copy).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def summarize(plan: CopyPlan, start: StartResult) -> dict[str, Any]:

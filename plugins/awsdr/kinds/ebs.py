@@ -335,11 +335,20 @@ class EbsKind(Ec2TagsMixin, Kind):
         kms_key_id: str,
         tags: dict[str, str],
         dest_ctx: AwsContext | None = None,
+        listed: bool = False,
     ) -> RecoveryPoint:
+        """CopySnapshot into ``dest_region``, tagged ``awsdr:copy-of``; a healthy copy there is returned.
+
+        :param listed: the caller has just listed the destination (the copy planner's one batched
+            listing per region) and found no healthy copy of ``point``: the per-copy look-up before
+            the create is skipped. After a doubtful answer (a lost response) the copy is still looked
+            up by its ``awsdr:copy-of`` tag before any retry, so it is found, never made twice.
+        """
         ec2 = (dest_ctx or ctx).client("ec2", dest_region)
-        existing = self._copies_of(ec2, point.point_id, dest_region)
-        if existing is not None:
-            return existing
+        if not listed:
+            existing = self._copies_of(ec2, point.point_id, dest_region)
+            if existing is not None:
+                return existing
         name = point_name(TAG_VALUE, point.plan, point.source_id, point.window)
         all_tags = {"Name": name, **tags}
         if point_from_tags(self.name, "-", "-", dest_region, all_tags, CREATING) is None:

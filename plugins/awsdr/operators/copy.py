@@ -124,6 +124,7 @@ class CopyOperator(DrBaseOperator):
             quota=policy.copy_quotas[self.kind],
             in_flight=in_flight_by_region(copies),
             kms_keys=dict(policy.kms_keys),
+            listed=True,
         )
         failures = failures + start.failures
         pending = plan.in_flight + [c for c in start.started if c.status == CREATING]
