@@ -456,13 +456,19 @@ def test_a_stale_view_is_served_at_once_while_a_background_refresh_reads_the_cat
         time.sleep(0.05)
 
 
-def test_an_empty_view_is_never_served_stale_so_the_first_posture_run_shows_at_once():
-    # opened before dr_posture ever ran (as the browser test does): nothing to show yet
+def _empty_catalog(empty_ttl: float):
+    """A console opened before dr_posture ever ran: the catalog without its posture document, an
+    hour-long ttl; returns the console data, the catalog and the posture document to add later."""
     docs = catalog_docs(healthy(), [verified()])
     posture = docs.pop("posture/latest.json")
     reader = MemoryCatalog(docs)
-    data = ConsoleData(lambda: reader, ttl=3600, empty_ttl=0)
+    data = ConsoleData(lambda: reader, ttl=3600, empty_ttl=empty_ttl)
     assert data.snapshot().posture is None
+    return data, reader, posture
+
+
+def test_an_empty_view_is_never_served_stale_so_the_first_posture_run_shows_at_once():
+    data, reader, posture = _empty_catalog(empty_ttl=0)
     reader.docs["posture/latest.json"] = json.dumps(posture).encode()
     # the same request reads the catalog (no background refresh, no wait for the hour-long ttl)
     assert data.snapshot().posture["window"] == posture["window"]
@@ -472,11 +478,7 @@ def test_an_empty_view_is_never_served_stale_so_the_first_posture_run_shows_at_o
 
 
 def test_an_empty_view_is_kept_for_its_short_ttl():
-    docs = catalog_docs(healthy(), [verified()])
-    posture = docs.pop("posture/latest.json")
-    reader = MemoryCatalog(docs)
-    data = ConsoleData(lambda: reader, ttl=3600, empty_ttl=3600)
-    assert data.snapshot().posture is None
+    data, reader, posture = _empty_catalog(empty_ttl=3600)
     calls = reader.calls
     reader.docs["posture/latest.json"] = json.dumps(posture).encode()
     assert data.snapshot().posture is None
