@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -2303,7 +2304,21 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise PolicyError(source, line, "<file>", "the file is not UTF-8 text", "a UTF-8 YAML file") from None
-    return parse_policy(text, source)
+    key = (source, hashlib.sha256(data).hexdigest())
+    policy = _LOADED.get(key)
+    if policy is None:
+        policy = parse_policy(text, source)  # raises for an invalid policy: nothing is cached
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = policy
+    return policy
+
+
+#: policies already parsed and validated, by file and content: every DAG file loads the policy at
+#: parse, and the DAG processor parses each file again and again; a changed file is read anew
+#: (keyed by its bytes, not its modification time, which a quick rewrite can leave unchanged)
+_LOADED: dict[tuple[str, str], Policy] = {}
+_LOADED_MAX = 16
 
 
 def main(argv: list[str] | None = None) -> int:

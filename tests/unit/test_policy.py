@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -676,3 +677,35 @@ def test_valid_policies_round_trip(plans: dict[str, dict]) -> None:
         assert plan.select.types == tuple(spec["types"])
         assert plan.retention.primary.as_dict() == spec["primary"]
         assert plan.retention.dr.as_dict() == spec["dr"]
+
+
+def test_load_policy_parses_a_file_once_and_a_changed_file_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    parsed: list[str] = []
+    real = policy_mod.parse_policy
+
+    def counting(text: str, source: str):
+        parsed.append(source)
+        return real(text, source)
+
+    monkeypatch.setattr(policy_mod, "parse_policy", counting)
+    path = tmp_path / "p.yaml"
+    path.write_bytes(DEMO.read_bytes())
+    first = load_policy(path)
+    assert load_policy(path) is first  # every DAG file loads it at parse: validated once
+    assert parsed == [str(path)]
+    # the same modification time, other bytes: read and validated anew
+    stat = path.stat()
+    path.write_text(DEMO.read_text().replace("max_catchup: 2 ", "max_catchup: 3 ", 1))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second = load_policy(path)
+    assert len(parsed) == 2
+    assert second is not first
+    assert (first.max_catchup, second.max_catchup) == (2, 3)
+    # an invalid file is never cached: it fails on every load
+    path.write_text("plans: [")
+    for _ in range(2):
+        with pytest.raises(PolicyError):
+            load_policy(path)
+    assert len(parsed) == 4
