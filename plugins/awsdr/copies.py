@@ -9,7 +9,6 @@ start now waits for the next slot, the next poll or the next run.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -203,7 +202,7 @@ def start_copies(
     result = StartResult()
     # The jobs come from :func:`plan_copies` over a fresh listing of each destination: a kind
     # whose copy can trust that listing (``listed=True``) skips its per-copy look-up.
-    extra: dict[str, Any] = {"listed": True} if listed and _accepts_listed(kind) else {}
+    extra: dict[str, Any] = {"listed": True} if listed and kind.copy_trusts_listing else {}
     per_region: dict[str, list[CopyJob]] = defaultdict(list)
     for job in jobs:
         per_region[job.dest_region].append(job)
@@ -258,13 +257,6 @@ def start_copies(
                     )
                     result.failures.append(outcome)
     return result
-
-
-def _accepts_listed(kind: Kind) -> bool:
-    try:
-        return "listed" in inspect.signature(kind.copy).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def summarize(plan: CopyPlan, start: StartResult) -> dict[str, Any]:

@@ -202,6 +202,10 @@ class Kind:
 
     # --- copy (cross-region, cross-account) ----------------------------------------------------
 
+    #: ``copy`` takes ``listed=True`` (the planner has just listed the destination and found no
+    #: healthy copy): the kind then skips its own per-copy look-up before the create.
+    copy_trusts_listing: bool = False
+
     def copy(
         self,
         ctx: AwsContext,

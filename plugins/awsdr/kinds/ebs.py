@@ -205,6 +205,7 @@ class Ec2TagsMixin:
 class EbsKind(Ec2TagsMixin, Kind):
     name = "ebs"
     tagging_type = "ec2:volume"
+    copy_trusts_listing = True
 
     def describe(self, ctx: AwsContext, region: str, arns: list[str]) -> list[Resource]:
         ec2 = ctx.client("ec2", region)
