@@ -29,6 +29,16 @@ def _tags(d: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in d.items()]
 
 
+def base_image(ec2) -> str:
+    """An Amazon Linux 2 image to launch the demo instances from. Asked by name: listing every
+    Amazon-owned image (over a thousand on the emulator) takes seconds per call."""
+    for names in (["amzn2-ami-hvm-*x86_64-gp2"], ["*"]):
+        images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": names}])["Images"]
+        if images:
+            return str(images[0]["ImageId"])
+    raise RuntimeError("no Amazon-owned image to launch the demo instances from")
+
+
 class Seeder:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
@@ -64,7 +74,7 @@ class Seeder:
         )["Reservations"]
         if found:
             return found[0]["Instances"][0]["InstanceId"]
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        image = base_image(ec2)
         inst = ec2.run_instances(
             ImageId=image,
             InstanceType="t3.micro",
@@ -221,7 +231,7 @@ class Seeder:
             Filters=[{"Name": "launch-template-name", "Values": [name]}]
         )["LaunchTemplates"]
         if not templates:
-            image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+            image = base_image(ec2)
             ec2.create_launch_template(
                 LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
             )

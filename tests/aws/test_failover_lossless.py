@@ -265,7 +265,9 @@ def test_a_killed_drills_leftovers_are_swept_by_the_next_drill(ctx, run):
     arn = ddb.describe_table(TableName="orders-drill")["Table"]["TableArn"]
     ddb.tag_resource(ResourceArn=arn, Tags=tag_list({fp.TAG_DRILL: "manual__killed"}))
     ec2 = ctx.client("ec2", DR)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = ec2.describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*x86_64-gp2"]}]
+    )["Images"][0]["ImageId"]
     ec2.run_instances(
         ImageId=image,
         MinCount=1,

@@ -146,7 +146,9 @@ def test_asg_and_ecs_scale_once_and_drill_copies_go_away(standbys):
 
 def test_launch_from_image_is_counted_not_repeated(standbys):
     ctx = standbys
-    image = ctx.client("ec2", DR).describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = ctx.client("ec2", DR).describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*x86_64-gp2"]}]
+    )["Images"][0]["ImageId"]
     args = {
         "image_id": image,
         "instance_type": "t3.micro",
