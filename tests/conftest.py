@@ -129,6 +129,39 @@ def ctx(moto):
     return AwsContext.from_boto3(endpoint_url=moto)
 
 
+#: Modules that take minutes, longest first. They are scheduled before everything else (the
+#: Makefile passes ``--no-loadscope-reorder``; xdist would otherwise order modules by test count,
+#: which put these one- and two-test modules last, run after the short ones on a critical path
+#: of their own). xdist hands each of the three workers one module, then a second: the four
+#: Airflow stacks sit at places 1, 2, 4 and 5, so two run at once from the start (the
+#: :data:`STACK_SLOTS`) and the third worker never starts by waiting for a slot.
+#: Measured per module with ``make test PYTEST_ARGS=--durations=0``.
+SLOW_FIRST = (
+    "tests/e2e/test_postgres_celery.py",  # a stack
+    "tests/e2e/test_backfill_postgres.py",  # a stack
+    "tests/dags/test_failover_dag.py",
+    "tests/e2e/test_standalone_cycle.py",  # a stack, after the first on its worker
+    "tests/e2e/test_console_browser.py",  # a stack, after the second on its worker
+    "tests/dags/test_failover_strategies.py",
+    "tests/soak/test_soak.py",
+    "tests/dags/test_cycle_dags.py",
+    "tests/aws/test_retention_run.py",
+    "tests/aws/test_failover_ops.py",
+    "tests/dags/test_failover_resume.py",
+    "tests/aws/test_recorded_cycle.py",
+    "tests/unit/test_retention_lifecycle.py",
+    "tests/unit/test_retention.py",
+    "tests/dags/test_backup_dag.py",
+    "tests/dags/test_posture_dag.py",
+    "tests/dags/test_vault_dags.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
@@ -149,6 +182,27 @@ def demo_estate(ctx, moto):
 
     Seeder(moto).run()
     return ctx
+
+
+@pytest.fixture
+def failover_dags(airflow_db):
+    """``(dr_failover, dr_failback)`` reloaded with the demo policy (tests/dags/test_failover_*.py)."""
+    import importlib
+
+    import dr_failback
+    import dr_failover
+
+    return importlib.reload(dr_failover), importlib.reload(dr_failback)
+
+
+@pytest.fixture
+def failover_estate(demo_estate, monkeypatch):
+    """The demo estate with DR copies of its points, which a failover restores from."""
+    from failover_support import make_dr_copies, widen_pitr
+
+    widen_pitr(monkeypatch)
+    make_dr_copies(demo_estate)
+    return demo_estate
 
 
 #: Airflow stacks (scheduler, dag-processor, triggerer, api-server, workers) that may run at once
