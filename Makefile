@@ -23,11 +23,13 @@ lint: venv
 
 # Tests run in parallel processes (pytest-xdist --dist loadfile: each module in one process, so its
 # fixtures are set up once); at most two Airflow stacks run at once (tests/conftest.py stack_slot).
+# The modules that take minutes go first (tests/conftest.py SLOW_FIRST; --no-loadscope-reorder keeps
+# that order instead of xdist's most-tests-first). The 25 slowest tests are listed at the end.
 # Every test picks free ports and its own Airflow home, database and queue, so they do not meet.
 # PYTEST_WORKERS=0: serial.
 PYTEST_WORKERS ?= 3
 test: venv lint
-	.venv/bin/pytest -p no:cacheprovider -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+	.venv/bin/pytest -p no:cacheprovider -q --durations=25 $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
 demo: venv
 	@bash scripts/demo.sh

@@ -7,6 +7,7 @@ check every safety rule (1-7) plus GFS against an independent, naive reference.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -755,7 +756,8 @@ def groups_of(points, *, managed_only=True):
     return out
 
 
-PROPERTY = settings(max_examples=1000, deadline=None)
+#: examples per property: 250 in ``make test``; AWSDR_PROPERTY_EXAMPLES=1000 for the long form
+PROPERTY = settings(max_examples=int(os.environ.get("AWSDR_PROPERTY_EXAMPLES", "250")), deadline=None)
 
 
 @PROPERTY

@@ -4,7 +4,7 @@ A small simulator drives the two real planners (:func:`awsdr.copies.plan_copies`
 :func:`awsdr.planning.retention.plan_retention`, through the engine's :func:`awsdr.retention.point_info`)
 the way the DAGs run them: a backup per window, a copy pass after it, retention once a day with
 the breaker's baseline carried from one run to the next. Copies complete at once (as on the
-emulator). Properties, 1,000 examples each:
+emulator). Properties, 250 examples each in `make test` (AWSDR_PROPERTY_EXAMPLES=1000: the long form):
 
 - the policy's own life never trips the breaker: ramp-up from an empty account, steady-state
   churn, days whose copies failed, days retention did not run, verifications, failed captures;
@@ -15,6 +15,7 @@ emulator). Properties, 1,000 examples each:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,8 @@ from awsdr.windows import TAG_COPY_OF, TAG_MANAGED, TAG_VERIFIED_AT, format_wind
 HOME = "ap-northeast-2"
 AWAY = "ap-northeast-1"
 START = datetime(2026, 3, 2, tzinfo=UTC)
-PROPERTY = settings(max_examples=1000, deadline=None)
+#: examples per property: 250 in ``make test``; AWSDR_PROPERTY_EXAMPLES=1000 for the long form
+PROPERTY = settings(max_examples=int(os.environ.get("AWSDR_PROPERTY_EXAMPLES", "250")), deadline=None)
 
 
 def _point(source: str, window: datetime, region: str, *, copy_of: str | None = None, ok: bool = True):
