@@ -98,9 +98,13 @@ def test_probe_tells_a_dead_region_from_a_missing_resource(ctx, moto):
 
     assert fencing.probe(ctx, "dynamodb", PRIMARY, "nope")[0] == "missing"
     dead = AwsContext.from_boto3(endpoint_url="http://127.0.0.1:9")  # nothing listens on port 9
+    sent: list[str] = []
+    dead.probe_client("rds", PRIMARY).meta.events.register("before-send", lambda **kw: sent.append("x"))
     reach, why = fencing.probe(dead, "rds", PRIMARY, "orders-db")
     assert reach == "unreachable"
     assert "does not answer" in why
+    # a dead region costs two attempts per probe, not the ten adaptive retries of every other call
+    assert len(sent) == 2, sent
 
 
 def test_fence_a_reachable_rds_primary_stops_it(ctx, run):

@@ -39,6 +39,10 @@ def default_config(max_pool: int = 20) -> Config:
 #: merged into the config of :meth:`AwsContext.create_client`: one attempt, no botocore retry
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
+#: merged into the config of :meth:`AwsContext.probe_client`: a region that does not answer is
+#: told in seconds (two attempts, short timeouts), not after ten adaptive retries of a minute each
+PROBE = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=10)
+
 
 class AwsContext:
     """Clients keyed by (service, region); the account id looked up once.
@@ -88,13 +92,21 @@ class AwsContext:
         done) and make a second point; these go through :func:`awsdr.aws.idempotent.create_or_find`,
         which looks the point up before any second attempt. Reads keep :meth:`client`'s retries.
         """
-        key = (service, f"{region}#once")
+        return self._variant(service, region, "once", NO_RETRIES)
+
+    def probe_client(self, service: str, region: str) -> Any:
+        """A client for reachability probes (is the primary region there at all?): two attempts
+        and short timeouts, so an unreachable region is reported in seconds per resource."""
+        return self._variant(service, region, "probe", PROBE)
+
+    def _variant(self, service: str, region: str, name: str, overrides: Config) -> Any:
+        key = (service, f"{region}#{name}")
         with self._lock:
             found = self._clients.get(key)
             if found is None:
                 endpoint = self._endpoint_for(service) if self._endpoint_for else self._endpoint_url
                 found = self._session_factory(region).client(
-                    service, region_name=region, endpoint_url=endpoint, config=self._config.merge(NO_RETRIES)
+                    service, region_name=region, endpoint_url=endpoint, config=self._config.merge(overrides)
                 )
                 self._clients[key] = found
             return found

@@ -89,19 +89,25 @@ def runner_principal(ctx: AwsContext, region: str) -> str:
 def probe(ctx: AwsContext, kind: str, region: str, name: str) -> tuple[str, str]:
     """Whether ``name`` in ``region`` answers: ``(reachable | unreachable | missing, detail)``.
 
-    One read-only describe. Connection errors, timeouts and 5xx answers are ``unreachable``.
+    One read-only describe through :meth:`AwsContext.probe_client` (two attempts, short timeouts:
+    seconds, not minutes, per resource of a dead region). Connection errors, timeouts and 5xx
+    answers are ``unreachable``.
     """
     try:
         if kind == "rds":
-            db = ctx.client("rds", region).describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+            db = ctx.probe_client("rds", region).describe_db_instances(DBInstanceIdentifier=name)[
+                "DBInstances"
+            ][0]
             return "reachable", f"{name} is {db.get('DBInstanceStatus')}"
         if kind == "aurora":
-            cl = ctx.client("rds", region).describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]
+            cl = ctx.probe_client("rds", region).describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][
+                0
+            ]
             return "reachable", f"{name} is {cl.get('Status')}"
         if kind == "dynamodb":
-            table = ctx.client("dynamodb", region).describe_table(TableName=name)["Table"]
+            table = ctx.probe_client("dynamodb", region).describe_table(TableName=name)["Table"]
             return "reachable", f"{name} is {table.get('TableStatus')}"
-        ctx.client("s3", region).head_bucket(Bucket=name)
+        ctx.probe_client("s3", region).head_bucket(Bucket=name)
         return "reachable", f"bucket {name} answers"
     except ClientError as err:
         code = error_code(err)
