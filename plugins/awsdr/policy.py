@@ -246,6 +246,9 @@ class Gfs:
     weekly: int = 0
     monthly: int = 0
     yearly: int = 0
+    #: points of this region class older than this (by window) go to the archive tier (EBS
+    #: snapshots only: ModifySnapshotTier); None: never archived
+    archive_after: timedelta | None = None
 
     def as_dict(self) -> dict[str, int]:
         """The counts by class name, zeros included, in :data:`GFS_CLASSES` order."""
@@ -680,9 +683,24 @@ _REGION_LIST_SCHEMA: dict[str, Any] = {
     "uniqueItems": True,
 }
 
+#: The shortest ``archive_after``: the archive tier is for points kept for months (AWS bills an
+#: archived snapshot for at least 90 days and a restore from it takes up to 72 hours).
+MIN_ARCHIVE_AFTER = timedelta(days=1)
+
 _GFS_KEYS: dict[str, _Key] = {
-    name: _Key(_int_schema(0), f"how many {name} recovery points to keep (the newest point of each {unit})")
-    for name, unit in zip(GFS_CLASSES, ("hour", "day", "ISO week", "month", "year"), strict=True)
+    **{
+        name: _Key(
+            _int_schema(0), f"how many {name} recovery points to keep (the newest point of each {unit})"
+        )
+        for name, unit in zip(GFS_CLASSES, ("hour", "day", "ISO week", "month", "year"), strict=True)
+    },
+    "archive_after": _Key(
+        _DURATION_SCHEMA,
+        "EBS snapshots kept longer than this (by window, ISO-8601 duration, at least P1D) move to the "
+        "archive tier; never the newest point of a resource, never an unmanaged or held one (absent: "
+        "never archived). AWS bills an archived snapshot for at least 90 days and a restore from the "
+        "archive takes up to 72 hours: choose an age after which points are kept 90 more days",
+    ),
 }
 
 _RETENTION_KEYS: dict[str, _Key] = {
@@ -1490,7 +1508,17 @@ def _gfs(value: Any, path: _PathT) -> Gfs:
             "keeps nothing (all counts are zero)",
             "at least one of hourly/daily/weekly/monthly/yearly > 0",
         )
-    return Gfs(**counts)
+    archive_after = None
+    if "archive_after" in m:
+        where = (*path, "archive_after")
+        archive_after = _duration(m["archive_after"], where)
+        if archive_after < MIN_ARCHIVE_AFTER:
+            raise _Invalid(
+                where,
+                f"{m['archive_after']!r} is shorter than a day",
+                f"a duration of at least {format_duration(MIN_ARCHIVE_AFTER)}, e.g. P90D",
+            )
+    return Gfs(**counts, archive_after=archive_after)
 
 
 def _retention(value: Any, path: _PathT) -> Retention:

@@ -151,6 +151,16 @@ BAD_POLICIES: list[tuple[str, str, int | None, str, str]] = [
      "plans.gold.retention.primary.dayly", "daily"),
     ("retention-float", mutate("{hourly: 24, daily: 7}", "{hourly: 24, daily: 7.5}"), 15,
      "plans.gold.retention.primary.daily", "integer"),
+    ("archive-after-short", mutate("{daily: 14, weekly: 8, monthly: 12, yearly: 3}",
+                                   "{daily: 14, monthly: 12, archive_after: PT12H}"), 16,
+     "plans.gold.retention.dr.archive_after", "at least P1D"),
+    ("archive-after-not-duration", mutate("{hourly: 24, daily: 7}", "{hourly: 24, archive_after: 90}"), 15,
+     "plans.gold.retention.primary.archive_after", "ISO-8601"),
+    ("archive-after-months", mutate("{daily: 14, weekly: 8, monthly: 12, yearly: 3}",
+                                    "{monthly: 12, archive_after: P3M}"), 16,
+     "plans.gold.retention.dr.archive_after", "use days"),
+    ("archive-after-only", mutate("{daily: 14, weekly: 8, monthly: 12, yearly: 3}", "{archive_after: P90D}"), 16,
+     "plans.gold.retention.dr", "> 0"),
     # plans
     ("duplicate-plan", MINIMAL + SILVER.replace("silver:", "gold:", 1), 17, "plans.gold", "once"),
     ("unknown-plan-key", mutate("    rto: PT30M\n", "    rto: PT30M\n    rtoo: PT1H\n"), 11,
@@ -322,6 +332,28 @@ def test_defaults_when_types_and_retention_are_absent() -> None:
     assert gold.select.types == RESOURCE_TYPES
     assert gold.retention.primary == Gfs(daily=7)
     assert gold.retention.dr == Gfs(daily=14, weekly=8, monthly=12)
+
+
+def test_archive_after_per_region_class() -> None:
+    text = mutate(
+        "dr: {daily: 14, weekly: 8, monthly: 12, yearly: 3}",
+        "dr: {daily: 14, monthly: 12, archive_after: P90D}",
+    )
+    gold = parse_policy(text, "p.yaml").plan("gold")
+    assert gold.retention.dr == Gfs(daily=14, monthly=12, archive_after=timedelta(days=90))
+    assert gold.retention.primary.archive_after is None  # absent: never archived
+    assert gold.retention.dr.as_dict() == {"hourly": 0, "daily": 14, "weekly": 0, "monthly": 12, "yearly": 0}
+    both = mutate("primary: {hourly: 24, daily: 7}", "primary: {hourly: 24, daily: 7, archive_after: P1D}")
+    assert parse_policy(both, "p.yaml").plan("gold").retention.primary.archive_after == timedelta(days=1)
+
+
+def test_schema_accepts_archive_after_and_rejects_a_bad_one() -> None:
+    schema = policy_json_schema()
+    good = _as_json(yaml.safe_load(mutate("yearly: 3}", "yearly: 3, archive_after: P90D}")))
+    jsonschema.validate(good, schema, cls=jsonschema.Draft202012Validator)
+    bad = _as_json(yaml.safe_load(mutate("yearly: 3}", "yearly: 3, archive_after: 90 days}")))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
 
 
 def test_partial_retention_keeps_the_other_class_default() -> None:
@@ -589,7 +621,10 @@ def test_schema_shares_the_model_constants() -> None:
         "kms_keys",
         "plans",
     ]
-    assert set(plan["properties"]["retention"]["properties"]["primary"]["properties"]) == set(GFS_CLASSES)
+    assert set(plan["properties"]["retention"]["properties"]["primary"]["properties"]) == {
+        *GFS_CLASSES,
+        "archive_after",
+    }
     assert schema["properties"]["copy_quotas"]["default"] == dict(DEFAULT_COPY_QUOTAS)
 
 
