@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from awsdr.aws.context import chunks
 from awsdr.kinds.base import AVAILABLE, MISSING, RecoveryPoint
-from awsdr.planning.retention import DR, PRIMARY, PointInfo, RetentionPlan, plan_retention
+from awsdr.planning.retention import DR, PRIMARY, PointInfo, RetentionPlan, plan_archive, plan_retention
 from awsdr.windows import (
     TAG_COPY_OF,
     TAG_LEGAL_HOLD,
@@ -70,6 +70,11 @@ def point_info(p: RecoveryPoint, primary_region: str) -> PointInfo:
         size_bytes=int(p.details.get("size_bytes") or 0),
         plan=p.plan,
         kind=p.kind,
+        storage_tier=(
+            "archive"
+            if p.details.get("storage_tier") == "archive" or p.details.get("restore_expiry")
+            else "standard"
+        ),
     )
 
 
@@ -106,6 +111,9 @@ class KindRun:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     #: copied data pruned after the points (:func:`prune_data`); empty for kinds without any
     data: dict[str, Any] = field(default_factory=dict)
+    #: kept points moved to the archive tier after the deletes (:func:`execute_archive`); empty
+    #: for kinds without an archive tier or plans without ``archive_after``
+    archive: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +126,7 @@ class KindRun:
             "errors": self.errors,
             "orphans": self.orphans,
             "data": self.data,
+            "archive": self.archive,
         }
 
 
@@ -483,6 +492,102 @@ def prune_data(
     return out
 
 
+def archive_stream(kind: Kind) -> str:
+    return f"{kind.name}-archive"
+
+
+def execute_archive(
+    ctx: AwsContext,
+    kind: Kind,
+    catalog: Catalog,
+    todo: list[PointInfo],
+    points: list[RecoveryPoint],
+    *,
+    run_id: str,
+    dry_run: bool,
+    plan: str | None = None,
+    batch_size: int = 100,
+) -> dict[str, Any]:
+    """Move the planned points (:func:`plan_archive`) to the archive tier, audited like deletes:
+    per region and batch an intent before and an outcome after (stream ``<kind>-archive``). A batch
+    whose intent has no outcome (a killed run) is closed first from the listing's tiers. A dry run
+    only lists what it would archive: no AWS call, no catalog write."""
+    stream = archive_stream(kind)
+    by_id = {plan_id(p.region, p.point_id): p for p in points}
+    out: dict[str, Any] = {
+        "stream": stream,
+        "candidates": len(todo),
+        "archived": [],
+        "already": 0,
+        "refused": [],
+        "errors": {},
+    }
+    if dry_run:
+        out["would_archive"] = [i.point_id for i in todo]
+        return out
+    tiers = {(p.region, p.point_id): p.details.get("storage_tier") for p in points}
+    for base in _open_intents(catalog, stream, plan):
+        intent = catalog.get_json(base + ".intent.json") or {}
+        region = str(intent.get("region"))
+        _close(
+            catalog,
+            base,
+            {"kind": kind.name, **intent},
+            {
+                q["point_id"]: (
+                    "archived (reconciled)"
+                    if tiers.get((region, q["point_id"])) == "archive"
+                    else "not archived (reconciled)"
+                )
+                for q in intent.get("points", [])
+            },
+        )
+    per_region: dict[str, list[RecoveryPoint]] = {}
+    for info in todo:
+        per_region.setdefault(info.region, []).append(by_id[info.point_id])
+    seq = next_seq(catalog, run_id, stream, plan) if todo else 0
+    for region, items in sorted(per_region.items()):
+        for batch in chunks(items, batch_size):
+            record = {"run_id": run_id, "kind": kind.name, "stream": stream, "plan": plan, "region": region}
+            catalog.put_json(
+                audit_key(run_id, stream, seq, "intent", plan),
+                {
+                    **record,
+                    "at": format_window(datetime.now(tz=UTC)),
+                    "rule": "archive_after",
+                    "points": [
+                        {"point_id": p.point_id, "source": p.source_id, "window": format_window(p.window)}
+                        for p in batch
+                    ],
+                },
+            )
+            outcomes = kind.archive(ctx, region, batch)  # type: ignore[attr-defined]
+            catalog.put_json(
+                audit_key(run_id, stream, seq, "outcome", plan),
+                {**record, "at": format_window(datetime.now(tz=UTC)), "outcomes": outcomes},
+            )
+            seq += 1
+            for pid, outcome in outcomes.items():
+                if outcome == "archived":
+                    out["archived"].append(pid)
+                elif outcome in ("already-archived", "absent", "not-completed"):
+                    out["already"] += 1
+                elif outcome == "refused":
+                    out["refused"].append(pid)
+                else:
+                    out["errors"][pid] = outcome
+    if todo:
+        log.info(
+            "%s: %d points older than archive_after, %d archived", stream, len(todo), len(out["archived"])
+        )
+    return out
+
+
+def _archive_after(policy: Policy, plan: str) -> dict[str, Any]:
+    retention = policy.plans[plan].retention
+    return {PRIMARY: retention.primary.archive_after, DR: retention.dr.archive_after}
+
+
 def _has_data(kind: Kind) -> bool:
     """Whether the kind keeps copied data apart from its points (it overrides ``unreferenced_data``)."""
     from awsdr.kinds.base import Kind as BaseKind
@@ -537,6 +642,18 @@ def prune_kind(
     if _has_data(kind):
         run.data = prune_data(
             ctx, kind, catalog, list(policy.dr_regions), run_id=run_id, dry_run=dry_run, plan=plan
+        )
+    ages = _archive_after(policy, plan)
+    if getattr(kind, "supports_archive", False) and any(ages.values()):
+        run.archive = execute_archive(
+            ctx,
+            kind,
+            catalog,
+            plan_archive(plan_out, archive_after=ages, now=now),
+            points,
+            run_id=run_id,
+            dry_run=dry_run,
+            plan=plan,
         )
     return run
 

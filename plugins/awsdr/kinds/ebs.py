@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +37,7 @@ from awsdr.windows import (
     TAG_VALUE,
     TAG_WINDOW,
     format_window,
+    parse_window,
     point_name,
 )
 
@@ -62,6 +63,49 @@ _VOLUME_STATES = {
 }
 
 
+# --- archive tier ----------------------------------------------------------------------------------
+
+#: DescribeSnapshots ``StorageTier``: ``standard`` is ready for use, ``archive`` must be restored first.
+STANDARD = "standard"
+ARCHIVE = "archive"
+#: Outcomes of :meth:`EbsKind.archive` and :meth:`EbsKind.restore_from_archive` per snapshot.
+ARCHIVED = "archived"
+ALREADY_ARCHIVED = "already-archived"
+WOULD_ARCHIVE = "would-archive"
+NOT_COMPLETED = "not-completed"
+RESTORE_STARTED = "restore-started"
+RESTORE_IN_PROGRESS = "restore-in-progress"
+USABLE = "usable"
+#: A restore from the archive is temporary: the snapshot stays archived (billed at the archive rate,
+#: its 90-day minimum not restarted) and AWS re-archives it after this many days. A restore takes up
+#: to 72 hours; the rest leaves days to create the volume from it.
+TEMPORARY_RESTORE_DAYS = 7
+#: What AWS documents as the longest restore from the archive tier: the extra RTO of an archived point.
+ARCHIVE_RESTORE_TIME = timedelta(hours=72)
+
+
+def _tier_details(snap: dict) -> dict[str, Any]:
+    expiry = snap.get("RestoreExpiryTime")
+    return {
+        "storage_tier": snap.get("StorageTier") or STANDARD,
+        "restore_expiry": format_window(expiry) if isinstance(expiry, datetime) else None,
+    }
+
+
+def archived_now(point: RecoveryPoint, now: datetime | None = None) -> bool:
+    """True when ``point`` is in the archive tier and not temporarily restored: no volume can be
+    created from it before a restore (:meth:`EbsKind.restore_from_archive`, up to 72 hours).
+
+    Points of other kinds, and points listed before tiers were recorded, have no ``storage_tier``:
+    they are standard."""
+    if point.details.get("storage_tier", STANDARD) != ARCHIVE:
+        return False
+    expiry = point.details.get("restore_expiry")
+    if not expiry:
+        return True
+    return parse_window(expiry) <= (now or _now())
+
+
 def snapshot_point(snap: dict, region: str) -> RecoveryPoint | None:
     """A recovery point from a DescribeSnapshots item; None if it is not ours."""
     tags = tag_dict(snap.get("Tags"))
@@ -81,6 +125,7 @@ def snapshot_point(snap: dict, region: str) -> RecoveryPoint | None:
             "encrypted": bool(snap.get("Encrypted")),
             "kms_key_id": snap.get("KmsKeyId"),
             "source_volume": snap.get("VolumeId"),
+            **_tier_details(snap),
         },
     )
 
@@ -305,7 +350,13 @@ class EbsKind(Ec2TagsMixin, Kind):
             p.status = _STATES.get(snap.get("State", ""), CREATING)
             if p.status == FAILED:
                 p.error = snap.get("StateMessage") or "snapshot entered state error"
-            p.details.update({"size_gib": snap.get("VolumeSize"), "encrypted": bool(snap.get("Encrypted"))})
+            p.details.update(
+                {
+                    "size_gib": snap.get("VolumeSize"),
+                    "encrypted": bool(snap.get("Encrypted")),
+                    **_tier_details(snap),
+                }
+            )
         return points
 
     # --- listing -------------------------------------------------------------------------------
@@ -443,6 +494,88 @@ class EbsKind(Ec2TagsMixin, Kind):
 
         outcomes.update(run_bounded(delete_one, todo))
         return outcomes
+
+    # --- archive tier -------------------------------------------------------------------------
+
+    #: retention may move this kind's points to an archive tier (``archive_after`` in the policy)
+    supports_archive = True
+
+    def archive(
+        self, ctx: AwsContext, region: str, points: list[RecoveryPoint], *, dry_run: bool = False
+    ) -> dict[str, str]:
+        """Move snapshots to the archive tier (ModifySnapshotTier ``StorageTier=archive``).
+
+        The snapshots are described again first: one that is gone is ``absent``, one not
+        ``awsdr:managed=true`` or under ``awsdr:legal-hold`` is ``refused``, one not completed is
+        ``not-completed``, one already archived (or temporarily restored, which AWS re-archives by
+        itself) is ``already-archived``: no call is made for any of them. A ``dry_run`` makes no
+        call at all and answers ``would-archive`` for the rest.
+        """
+        ec2 = ctx.client("ec2", region)
+        ids = list(dict.fromkeys(p.point_id for p in points))
+        fresh = describe_snapshots(ec2, ids, self.describe_batch)
+        outcomes: dict[str, str] = {}
+        todo: list[str] = []
+        for sid in ids:
+            snap = fresh.get(sid)
+            if snap is None:
+                outcomes[sid] = ABSENT
+            elif not deletable(tag_dict(snap.get("Tags"))):
+                outcomes[sid] = REFUSED
+            elif snap.get("State") != "completed":
+                outcomes[sid] = NOT_COMPLETED
+            elif snap.get("StorageTier") == ARCHIVE or snap.get("RestoreExpiryTime"):
+                outcomes[sid] = ALREADY_ARCHIVED
+            elif dry_run:
+                outcomes[sid] = WOULD_ARCHIVE
+            else:
+                todo.append(sid)
+
+        def archive_one(sid: str) -> str:
+            try:
+                ec2.modify_snapshot_tier(SnapshotId=sid, StorageTier=ARCHIVE)
+            except ClientError as err:
+                if error_code(err) == "InvalidSnapshot.NotFound":
+                    return ABSENT
+                return error_outcome(err)
+            return ARCHIVED
+
+        outcomes.update(run_bounded(archive_one, todo))
+        for p in points:
+            if outcomes.get(p.point_id) in (ARCHIVED, ALREADY_ARCHIVED):
+                p.details["storage_tier"] = ARCHIVE
+        return outcomes
+
+    def restore_from_archive(
+        self, ctx: AwsContext, point: RecoveryPoint, *, days: int = TEMPORARY_RESTORE_DAYS
+    ) -> str:
+        """Start a temporary restore of an archived snapshot (RestoreSnapshotTier
+        ``TemporaryRestoreDays=days``); ``usable`` when no restore is needed (standard tier, or
+        restored and not yet re-archived), ``restore-in-progress`` when one is already running.
+
+        Temporary, not permanent: a verification or failover needs the snapshot only until its
+        volume exists; the snapshot stays archived (no new 90-day minimum, no return to the
+        standard rate) and the next retention run has nothing to archive again.
+        """
+        ec2 = ctx.client("ec2", point.region)
+        snap = describe_snapshots(ec2, [point.point_id]).get(point.point_id)
+        if snap is None:
+            return ABSENT
+        point.details.update(_tier_details(snap))
+        if not archived_now(point):
+            return USABLE
+        try:
+            ec2.restore_snapshot_tier(SnapshotId=point.point_id, TemporaryRestoreDays=days)
+        except ClientError as err:
+            # a restore already under way: AWS answers IncorrectState
+            if error_code(err) == "IncorrectState":
+                return RESTORE_IN_PROGRESS
+            return error_outcome(err)
+        # the tier as it is now (a restore completes in hours on AWS; the emulator completes it at once)
+        again = describe_snapshots(ec2, [point.point_id]).get(point.point_id)
+        if again is not None:
+            point.details.update(_tier_details(again))
+        return RESTORE_STARTED
 
     # --- restore / validate / cleanup ----------------------------------------------------------
 

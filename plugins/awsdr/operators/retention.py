@@ -78,6 +78,16 @@ class PruneOperator(DrBaseOperator):
                 done.append(prune_vault(self.ctx, vault_ctx, kind, catalog, self.policy, plan, **common))
             for run in done:
                 self._log(plan, run.kind, run.summary, run.data, settings["dry_run"])
+                if run.archive:
+                    self.log.info(
+                        "%s %s%s: %d kept points older than archive_after, %d archived, %d already",
+                        plan,
+                        run.archive["stream"],
+                        " (dry run: none archived)" if settings["dry_run"] else "",
+                        run.archive["candidates"],
+                        len(run.archive["archived"]),
+                        run.archive["already"],
+                    )
                 runs.append(run.to_dict())
         return {"kind": self.kind, "runs": runs}
 
@@ -133,6 +143,9 @@ class RetentionReportOperator(DrBaseOperator):
                     problems.append(
                         f"refused {run['plan']}/{run['kind']} {pid}: not managed or on legal hold at delete time"
                     )
+                archive = run.get("archive") or {}
+                for pid, err in archive.get("errors", {}).items():
+                    problems.append(f"archive {run['plan']}/{run['kind']} {pid}: {err}")
                 data = run.get("data") or {}
                 for name, err in data.get("errors", {}).items():
                     problems.append(f"delete {run['plan']}/{data['stream']} {name}: {err}")

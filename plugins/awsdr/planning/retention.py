@@ -131,6 +131,7 @@ __all__ = [
     "RetentionPlan",
     "RetentionRule",
     "dr_wanted",
+    "plan_archive",
     "plan_retention",
 ]
 
@@ -208,6 +209,8 @@ class PointInfo:
     size_bytes: int = 0
     plan: str = ""
     kind: str = ""
+    #: ``standard`` or ``archive`` (EBS snapshots; a temporarily restored snapshot is ``archive``)
+    storage_tier: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -687,3 +690,35 @@ def _by_origin(entries: list[tuple[datetime, str, int]]) -> list[tuple[datetime,
         ):
             out[entry[1]] = entry
     return list(out.values())
+
+
+#: Keep reasons that forbid archiving: the newest point must stay restorable within the RTO, a
+#: primary point a DR region still wants must stay copyable (an archived snapshot cannot be
+#: copied), and a point that never completed has nothing to archive.
+_NO_ARCHIVE_REASONS = frozenset({"newest", "no-dr-copy", "incomplete", "breaker"})
+
+
+def plan_archive(
+    plan: RetentionPlan, *, archive_after: Mapping[str, timedelta | None], now: datetime
+) -> list[PointInfo]:
+    """The points to move to the archive tier, in input order.
+
+    A point is archived when retention keeps it, it is managed, not on legal hold, completed, still
+    in the standard tier, its region class has an ``archive_after`` (``{"primary": .., "dr": ..}``;
+    ``None`` or absent: never) and its window is at least that old, and none of the keep reasons
+    that need it at hand applies: never the ``newest`` point of its group (it must stay restorable
+    within the RTO), never a ``no-dr-copy`` primary point, never an ``incomplete`` one, never one
+    only the ``breaker`` keeps (it is on its way out; AWS bills archived snapshots for 90 days).
+    """
+    _require_aware(now, "now")
+    out: list[PointInfo] = []
+    for d in plan.decisions:
+        p = d.point
+        age = archive_after.get(p.region_class)
+        if age is None or not d.keep or not p.managed or p.legal_hold or not p.completed:
+            continue
+        if p.storage_tier != "standard" or _NO_ARCHIVE_REASONS.intersection(d.reasons):
+            continue
+        if now - p.window >= age:
+            out.append(p)
+    return out
