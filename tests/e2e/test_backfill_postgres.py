@@ -36,6 +36,7 @@ pytestmark = pytest.mark.e2e
 #: the two backfill plans and the demo estate's volumes they select (selectors other plans do not use)
 SELECT = {"backfill_a": {"app": "reports"}, "backfill_b": {"dr-plan": "bronze"}}
 PLANS = tuple(SELECT)
+UNPAUSED = ("dr_backup_gold", "dr_copy_gold", *(f"dr_backup_{p}" for p in PLANS))
 LOCK_ERROR = re.compile(r"database is locked|deadlock|\block(s|ed)?\b|LockNotAvailable", re.IGNORECASE)
 #: ten 6-hour ranges (6 hourly windows each), alternating between the two plans
 RANGES = [(PLANS[i % 2], datetime(2026, 11, 2, tzinfo=UTC) + timedelta(hours=6 * i), 6) for i in range(10)]
@@ -90,7 +91,12 @@ def pg_stack():
             check=True,
             capture_output=True,
         )
-        with standalone(home, moto_url, env, api_port=api_port, health_timeout=900) as (api, proc):
+        # the two backfill plans and the demo's gold backups and copies (the load): the rest of
+        # the cycle stays paused, it is test_standalone_cycle's and test_postgres_celery's
+        with standalone(home, moto_url, env, api_port=api_port, health_timeout=900, unpause=UNPAUSED) as (
+            api,
+            proc,
+        ):
             yield {"api": api, "env": env, "moto": moto_url, "home": home, "proc": proc}
     finally:
         try:

@@ -1,7 +1,8 @@
 """The DR console and the UI flows people use, in a real browser (issue 15, item 4).
 
-The stack is what ``make run`` starts (``scripts/airflow_env.sh`` + ``airflow standalone``, free
-ports, a temporary home) against a moto server seeded with the demo estate. Playwright drives
+The stack is what ``make run`` starts (``scripts/airflow_env.sh`` + ``airflow standalone`` with the
+LocalExecutor on PostgreSQL, free ports, a temporary home) against a moto server seeded with the
+demo estate; only the DAGs the flows below drive are unpaused. Playwright drives
 Debian's ``chromium`` (``executable_path``, no browser download; ``.ci/run`` installs it):
 
 1. a request to the console without a login is refused, and the plugin is in the UI's navigation;
@@ -25,32 +26,57 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import boto3
 import pytest
-from conftest import DR, free_port, start_moto
-from test_postgres_celery import _patient, stop_moto
-from test_standalone_cycle import Api, _env, _runs, _wait, standalone
+from conftest import DR, ROOT, free_port, start_moto
+from test_backfill_postgres import _env as _pg_env
+from test_postgres_celery import _patient, _psql, require_postgres, stop_moto
+from test_standalone_cycle import Api, _runs, _wait, standalone
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: the DAGs this test drives, and the gold backups and copies the failover's readiness needs
+#: (a DR copy of every database it restores); retention, verification, readiness and drills stay paused
+UNPAUSED = (
+    "dr_backup_gold",
+    "dr_copy_gold",
+    "dr_backup_silver",
+    "dr_copy_silver",
+    "dr_posture",
+    "dr_failover",
+)
 SILVER_BACKFILL = ("2026/11/20", "2026/11/22")  # three daily windows of silver, midnight UTC
 
 
 @pytest.fixture(scope="module")
 def stack():
+    # make run's shape: LocalExecutor on PostgreSQL (the machine's server, a fresh database,
+    # dropped afterwards). On SQLite, the UI's backfill request lost the database lock to the
+    # scheduler (HTTP 503, the UI repeats it) after the scheduler had read the first attempt's
+    # runs, and the scheduler died of ObjectDeletedError (seen in CI): README, SQLite limits.
+    require_postgres()
+    db = f"awsdr_ui_{uuid.uuid4().hex[:8]}"
+    _psql(f"CREATE DATABASE {db}")
     home = Path(tempfile.mkdtemp(prefix="awsdr-e2e-ui-"))
     moto_port, api_port = free_port(), free_port()
     moto_proc = start_moto(moto_port, home / "moto.log")
     moto_url = f"http://127.0.0.1:{moto_port}"
-    env = _env(home, moto_url, api_port)
+    db_url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
+    env = _pg_env(home, moto_url, api_port, db_url, ROOT / "include/dr_policy.yaml")
     try:
-        with standalone(home, moto_url, env, api_port=api_port) as (api, _proc):
+        # only the DAGs this test drives run: the full cycle is test_standalone_cycle's and
+        # test_postgres_celery's (a whole catch-up here only slows a two-core machine down)
+        with standalone(home, moto_url, env, api_port=api_port, unpause=UNPAUSED) as (api, _proc):
             yield {"api": api, "base": f"http://127.0.0.1:{api_port}", "moto": moto_url, "home": home}
     finally:
-        stop_moto(moto_proc)
+        try:
+            stop_moto(moto_proc)
+        finally:
+            _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def _catalog_json(moto_url: str, key: str) -> dict:
@@ -107,13 +133,15 @@ def test_console_failover_form_backfill_and_approval_in_a_real_browser(stack):
     from playwright.sync_api import sync_playwright
 
     api, base = stack["api"], stack["base"]
-    # data for the console: the scheduler's own catch-up backups, then a posture run
-    _wait(
-        lambda: [r for r in _runs(api, "dr_backup_silver") if r["state"] == "success"],
-        600,
-        "a successful dr_backup_silver run",
-        interval=5,
-    )
+    # data for the console: the scheduler's own catch-up backups, then a posture run; and the
+    # gold copies a failover restores from (its readiness fails while a database has no DR copy)
+    for dag_id in ("dr_backup_silver", "dr_copy_gold"):
+        _wait(
+            _patient(lambda d=dag_id: [r for r in _runs(api, d) if r["state"] == "success"]),
+            900,
+            f"a successful {dag_id} run",
+            interval=5,
+        )
     posture = _wait(
         _patient(lambda: api.post("/api/v2/dags/dr_posture/dagRuns", {"logical_date": None})),
         300,
