@@ -215,6 +215,8 @@ OPERATIONS: dict[tuple[str, str], Use] = {
     ("ec2", "DescribeVolumes"): _u("read", "ec2:DescribeVolumes"),
     ("ec2", "ModifyImageAttribute"): _u("managed", "ec2:ModifyImageAttribute"),
     ("ec2", "ModifySnapshotAttribute"): _u("managed", "ec2:ModifySnapshotAttribute"),
+    ("ec2", "ModifySnapshotTier"): _u("managed", "ec2:ModifySnapshotTier"),
+    ("ec2", "RestoreSnapshotTier"): _u("managed", "ec2:RestoreSnapshotTier"),
     ("ec2", "RunInstances"): _u("create", "ec2:RunInstances", "ec2:CreateTags", kms=True),
     ("ec2", "TerminateInstances"): _u("managed", "ec2:TerminateInstances"),
     # --- ECS: standby services (failover) and drill copies (tagged, managed) ---
