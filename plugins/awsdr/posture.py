@@ -53,15 +53,23 @@ The document (``"schema": 1``; fields are only ever added, never renamed or rety
      resources: [{plan, kind, source, selected: bool|null,
                   newest_primary_window, primary_points,
                   dr: {<region>: {newest_copy_window, copies, rpo_age_seconds, within_rpo,
-                                  no_copy, missing_copies}},
+                                  no_copy, missing_copies, newest_usable_archived,
+                                  archive_extra_rto_seconds}},
                   worst_rpo_age_seconds, breach_rpo,
                   breach_rpo_reason: never-captured|no-dr-copy|rpo-exceeded|null,
                   last_verified: {at, age_seconds, seconds, passed, within_rto, reason,
                                   copy_id, region, window} | null,
                   breach_rto, breach_rto_reason: never-verified|verify-failed|over-rto|null,
                   missing_copies, late_captures,
-                  orphan: {since: str|null} | null}],
+                  orphan: {since: str|null} | null,
+                  archive_extra_rto_seconds, warnings: [str]}],
      events: [{key, event: breach|recovered, type: rpo|rto, plan, kind, source}]}
+
+``newest_usable_archived``: every DR copy in the region is an EBS snapshot in the archive tier
+(not temporarily restored), so a restore must first come out of the archive:
+``archive_extra_rto_seconds`` is then what AWS documents as the longest such restore (72 h), else
+0; the resource's ``archive_extra_rto_seconds`` is the largest over its DR regions and its
+``warnings`` say which regions.
 
 ``kinds.<kind>.selected`` is how many resources the plan's selector found (null when not
 discovered); ``summary.selected`` counts the reported resources that are selected and
@@ -75,6 +83,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from awsdr.kinds.base import AVAILABLE, RecoveryPoint
+from awsdr.planning.retention import ARCHIVE_RESTORE_TIME, is_archived
 from awsdr.windows import TAG_COPY_OF, TAG_LATE, format_window, parse_window, to_utc
 
 if TYPE_CHECKING:
@@ -216,13 +225,21 @@ def _resource(
     rpo_seconds = plan.rpo.total_seconds()
 
     dr: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
     for region in dr_regions:
-        copies = [
-            to_utc(p.window)
-            for p in points
-            if p.region == region and p.status == AVAILABLE and p.tags.get(TAG_COPY_OF)
+        in_region = [
+            p for p in points if p.region == region and p.status == AVAILABLE and p.tags.get(TAG_COPY_OF)
         ]
+        copies = [to_utc(p.window) for p in in_region]
         newest = max(copies) if copies else None
+        # every copy in the archive tier: the newest usable one must come out of it first
+        all_archived = bool(in_region) and all(is_archived(p.details, now) for p in in_region)
+        extra = _seconds(ARCHIVE_RESTORE_TIME) if all_archived else 0
+        if all_archived:
+            warnings.append(
+                f"{region}: every DR copy is in the archive tier; a restore takes up to "
+                f"{extra // 3600} h more than the RTO"
+            )
         if newest is not None:
             age: int | None = _seconds(now - newest)
             within = age is not None and age <= rpo_seconds
@@ -238,6 +255,8 @@ def _resource(
             "within_rpo": within,
             "no_copy": newest is None,
             "missing_copies": missing,
+            "newest_usable_archived": all_archived,
+            "archive_extra_rto_seconds": extra,
         }
 
     ages = [d["rpo_age_seconds"] for d in dr.values() if d["rpo_age_seconds"] is not None]
@@ -269,6 +288,8 @@ def _resource(
             1 for p in primary if p.tags.get(TAG_LATE) == "true" and to_utc(p.window) >= late_since
         ),
         "orphan": orphan,
+        "archive_extra_rto_seconds": max((d["archive_extra_rto_seconds"] for d in dr.values()), default=0),
+        "warnings": warnings,
     }
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from awsdr.kinds.base import AVAILABLE, RecoveryPoint
+from awsdr.planning.retention import is_archived
 from awsdr.windows import (
     DYNAMODB_NAME,
     RDS_INSTANCE,
@@ -25,7 +27,6 @@ from awsdr.windows import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import datetime
 
     from awsdr.catalog import Catalog
 
@@ -45,14 +46,22 @@ def verify_name(kind: str, run_id: str, source: str) -> str:
     return make_name(rule, "awsdr-v", run_key(run_id), source)
 
 
-def newest_copies(copies: Iterable[RecoveryPoint]) -> dict[str, RecoveryPoint]:
-    """The newest available DR copy per source."""
+def newest_copies(copies: Iterable[RecoveryPoint], now: datetime | None = None) -> dict[str, RecoveryPoint]:
+    """The newest available DR copy per source, preferring one a volume can be made from now: an
+    EBS snapshot in the archive tier (:func:`awsdr.planning.retention.is_archived`) is chosen only
+    when every copy of its source is archived (the caller then starts a restore from the archive
+    instead of restoring)."""
+    at = now or datetime.now(tz=UTC)
     best: dict[str, RecoveryPoint] = {}
+
+    def rank(c: RecoveryPoint) -> tuple[bool, datetime, str]:
+        return (not is_archived(c.details, at), c.window, c.point_id)
+
     for c in copies:
         if c.status != AVAILABLE or TAG_COPY_OF not in c.tags:
             continue
         prior = best.get(c.source_id)
-        if prior is None or (c.window, c.point_id) > (prior.window, prior.point_id):
+        if prior is None or rank(c) > rank(prior):
             best[c.source_id] = c
     return best
 

@@ -220,3 +220,86 @@ def test_a_restore_from_the_archive_is_started_and_the_point_becomes_usable(ctx,
     assert not archived_now(standard)
     assert kind.restore_from_archive(ctx, standard) == USABLE
     assert len(calls) == 1
+
+
+def _archive(ctx, *snapshot_ids):
+    for sid in snapshot_ids:
+        ctx.client("ec2", DR).modify_snapshot_tier(SnapshotId=sid, StorageTier="archive")
+
+
+def test_verify_and_failover_prefer_a_standard_tier_copy(ctx, estate):
+    from awsdr.failover import readiness
+    from awsdr.verify import newest_copies
+
+    copies = estate["copies"]
+    # live: its newest copy was archived by hand, day 38's is standard; stopped: all archived
+    _archive(ctx, copies[("live", 39)], *(copies[("stopped", d)] for d in range(10)))
+    listed = EbsKind().list_points(ctx, DR, "gold")
+    chosen = newest_copies(listed)
+    assert chosen[estate["live"]].point_id == copies[("live", 38)]
+    assert not archived_now(chosen[estate["live"]])
+    # every copy archived: the newest is chosen, and it is known to be archived
+    assert chosen[estate["stopped"]].point_id == copies[("stopped", 9)]
+    assert archived_now(chosen[estate["stopped"]])
+
+    policy = parse_policy(POLICY_TEXT, "test.yaml")
+    best = readiness.newest_copies(ctx, policy, "ebs", DR, [estate["live"], estate["stopped"]])
+    assert best[estate["live"]].point_id == copies[("live", 38)]
+    assert best[estate["stopped"]].point_id == copies[("stopped", 9)]
+    now = datetime.now(tz=UTC)
+    assert readiness.archive_extra_rto(best[estate["live"]], now) == timedelta(0)
+    assert readiness.archive_extra_rto(best[estate["stopped"]], now) == timedelta(hours=72)
+
+
+def test_readiness_warns_when_the_newest_usable_copy_is_archived(ctx, estate):
+    from types import SimpleNamespace
+
+    from awsdr.failover import readiness
+
+    copies = estate["copies"]
+    _archive(ctx, *(copies[("stopped", d)] for d in range(10)))
+    policy = parse_policy(POLICY_TEXT, "test.yaml")
+    best = readiness.newest_copies(ctx, policy, "ebs", DR, [estate["live"], estate["stopped"]])
+    fo = SimpleNamespace(
+        readiness=SimpleNamespace(
+            stale_copies="warning", unverified="warning", verified_within=timedelta(days=7)
+        )
+    )
+    warned = []
+    for source in (estate["live"], estate["stopped"]):
+        findings = readiness.Findings()
+        readiness._check_copy(findings, policy, fo, source, best[source], DR, NOW)
+        warned.append([w for w in findings.warnings if "archive tier" in w])
+    assert warned[0] == []
+    assert len(warned[1]) == 1
+    assert "up to 72 h beyond the RTO" in warned[1][0]
+    assert copies[("stopped", 9)] in warned[1][0]
+
+
+def test_restore_verification_starts_a_tier_restore_instead_of_restoring_an_archived_copy(
+    ctx, estate, tmp_path
+):
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from awsdr.operators.verify import VerifyKindOperator
+
+    copies = estate["copies"]
+    _archive(ctx, *(copies[("stopped", d)] for d in range(10)))
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(POLICY_TEXT)
+    op = VerifyKindOperator(
+        task_id="verify_ebs",
+        kind="ebs",
+        settings={"plans": ["gold"], "only": [estate["stopped"]], "sample": None},
+        policy_path=str(policy_file),
+    )
+    op.__dict__["ctx"] = ctx  # the operator's cached AWS context: the emulator
+    restores = _count(ctx, DR, "RestoreSnapshotTier")
+    volumes = _count(ctx, DR, "CreateVolume")
+    context = {"dag_run": SimpleNamespace(run_id="verify-1", run_after=NOW), "logical_date": NOW}
+    with pytest.raises(AirflowSkipException, match="archive tier"):
+        op.execute(context)
+    assert volumes == []
+    assert restores == [{"SnapshotId": copies[("stopped", 9)], "TemporaryRestoreDays": 7}]

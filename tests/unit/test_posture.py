@@ -113,6 +113,8 @@ def test_fresh_copy_is_within_rpo_and_every_dr_region_counts():
         "within_rpo": True,
         "no_copy": False,
         "missing_copies": 0,
+        "newest_usable_archived": False,
+        "archive_extra_rto_seconds": 0,
     }
     # a second DR region without any copy: a breach, aged from the oldest primary point
     two = by_source(posture(fresh, dr_regions=(DR, DR2)))["vol-1"]
@@ -325,6 +327,8 @@ def test_a_selected_resource_without_any_point_is_an_rpo_breach_and_alerts_once(
         "within_rpo": False,
         "no_copy": True,
         "missing_copies": 0,
+        "newest_usable_archived": False,
+        "archive_extra_rto_seconds": 0,
     }
     assert new["breach_rto_reason"] == "never-verified"
     assert new["orphan"] is None
@@ -462,3 +466,31 @@ def test_without_discovery_results_resources_come_from_points_alone():
     assert res["selected"] is None
     assert res["orphan"] == {"since": "2026-11-23T00:00:00Z"}
     assert doc["plans"]["gold"]["kinds"]["ebs"]["selected"] is None
+
+
+def test_a_region_whose_copies_are_all_archived_shows_the_extra_rto_and_a_warning():
+    fresh = NOW - timedelta(minutes=20)
+    archived = point("vol-a", fresh, region=DR, copy=True)
+    archived.details["storage_tier"] = "archive"
+    older_archived = point("vol-a", fresh - H, region=DR, copy=True)
+    older_archived.details["storage_tier"] = "archive"
+    # vol-b: its newest copy is archived, an older one is standard: usable without a restore
+    b_new = point("vol-b", fresh, region=DR, copy=True)
+    b_new.details["storage_tier"] = "archive"
+    b_old = point("vol-b", fresh - H, region=DR, copy=True)
+    # vol-c: archived, but temporarily restored until tomorrow
+    c = point("vol-c", fresh, region=DR, copy=True)
+    c.details.update(storage_tier="archive", restore_expiry=format_window(NOW + timedelta(days=1)))
+    doc = by_source(posture([archived, older_archived, b_new, b_old, c]))
+    a = doc["vol-a"]
+    assert a["dr"][DR]["newest_usable_archived"] is True
+    assert a["dr"][DR]["archive_extra_rto_seconds"] == 72 * 3600
+    assert a["archive_extra_rto_seconds"] == 72 * 3600
+    assert len(a["warnings"]) == 1
+    assert "archive tier" in a["warnings"][0]
+    assert DR in a["warnings"][0]
+    assert a["dr"][DR]["within_rpo"] is True  # archived copies still hold the data: RPO unchanged
+    for source in ("vol-b", "vol-c"):
+        assert doc[source]["dr"][DR]["newest_usable_archived"] is False
+        assert doc[source]["archive_extra_rto_seconds"] == 0
+        assert doc[source]["warnings"] == []

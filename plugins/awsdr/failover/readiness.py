@@ -20,6 +20,7 @@ first copy run changes that.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,12 +32,11 @@ from awsdr.failover.common import DEAD_DB_STATES, now_utc, primary_kms_key
 from awsdr.kinds import kind_for
 from awsdr.kinds.base import AVAILABLE, CREATING, MISSING, CaptureError, RecoveryPoint, Restored
 from awsdr.planning import failover as fp
+from awsdr.planning.retention import ARCHIVE_RESTORE_TIME, is_archived
 from awsdr.policy import AsgStandby
 from awsdr.windows import TAG_CAPTURED_AT, TAG_VERIFIED_AT, format_window, parse_window
 
 if TYPE_CHECKING:
-    from datetime import datetime, timedelta
-
     from awsdr.aws.context import AwsContext
     from awsdr.policy import Failover, Policy
 
@@ -137,16 +137,30 @@ def _point_time(point: RecoveryPoint) -> datetime:
 def newest_copies(
     ctx: AwsContext, policy: Policy, kind: str, region: str, sources: list[str]
 ) -> dict[str, RecoveryPoint | None]:
-    """The newest *available* point of each source in ``region`` (one listing per kind)."""
+    """The newest *available* point of each source in ``region`` (one listing per kind), preferring
+    one in the standard tier: an archived EBS snapshot (:func:`is_archived`) is chosen only when
+    every point of its source is archived (a restore from it takes up to 72 hours more)."""
     points = kind_for(kind, policy).list_points(ctx, region, None)
     best: dict[str, RecoveryPoint | None] = dict.fromkeys(sources)
+    now = datetime.now(tz=UTC)
+
+    def rank(p: RecoveryPoint) -> tuple[bool, datetime]:
+        return (not is_archived(p.details, now), _point_time(p))
+
     for point in points:
         if point.source_id not in best or point.status != AVAILABLE:
             continue
         prior = best[point.source_id]
-        if prior is None or _point_time(point) > _point_time(prior):
+        if prior is None or rank(point) > rank(prior):
             best[point.source_id] = point
     return best
+
+
+def archive_extra_rto(point: RecoveryPoint | None, now: datetime) -> timedelta:
+    """The RTO a restore from ``point`` adds: up to 72 hours when it is in the archive tier."""
+    if point is not None and is_archived(point.details, now):
+        return ARCHIVE_RESTORE_TIME
+    return timedelta(0)
 
 
 def _check_copy(
@@ -163,6 +177,14 @@ def _check_copy(
         return
     age = now - _point_time(point)
     plan = policy.plans.get(point.plan)
+    extra = archive_extra_rto(point, now)
+    if extra:
+        findings.add(
+            "warning",
+            f"{what}: the newest usable DR copy {point.point_id} is in the archive tier: it must be "
+            f"restored from the archive first, up to {int(extra.total_seconds()) // 3600} h beyond the RTO"
+            + (f" of {_age(plan.rto)}" if plan is not None else ""),
+        )
     rpo = plan.rpo if plan is not None else min((p.rpo for p in policy.plans.values()), default=None)
     if rpo is not None and age > rpo:
         findings.add(
@@ -336,6 +358,7 @@ def check_readiness(
         if mode == fp.MODE_RESTORE and (direction == fp.FAILOVER or drill):
             point = copies.get(db.kind, {}).get(db.name)
             entry["newest_copy"] = point.to_dict() if point else None
+            entry["archive_extra_rto_seconds"] = int(archive_extra_rto(point, now).total_seconds())
             _check_copy(f, policy, fo, key_, point, restore_region, now)
             if direction == fp.FAILOVER and not drill and point is not None:
                 status = _exists(ctx, policy, db.kind, target, db.name)

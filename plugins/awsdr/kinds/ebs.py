@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +27,7 @@ from awsdr.kinds.base import (
     Restored,
     point_from_tags,
 )
+from awsdr.planning.retention import is_archived
 from awsdr.windows import (
     TAG_COPY_OF,
     TAG_KIND,
@@ -37,7 +38,6 @@ from awsdr.windows import (
     TAG_VALUE,
     TAG_WINDOW,
     format_window,
-    parse_window,
     point_name,
 )
 
@@ -80,8 +80,6 @@ USABLE = "usable"
 #: its 90-day minimum not restarted) and AWS re-archives it after this many days. A restore takes up
 #: to 72 hours; the rest leaves days to create the volume from it.
 TEMPORARY_RESTORE_DAYS = 7
-#: What AWS documents as the longest restore from the archive tier: the extra RTO of an archived point.
-ARCHIVE_RESTORE_TIME = timedelta(hours=72)
 
 
 def _tier_details(snap: dict) -> dict[str, Any]:
@@ -98,12 +96,7 @@ def archived_now(point: RecoveryPoint, now: datetime | None = None) -> bool:
 
     Points of other kinds, and points listed before tiers were recorded, have no ``storage_tier``:
     they are standard."""
-    if point.details.get("storage_tier", STANDARD) != ARCHIVE:
-        return False
-    expiry = point.details.get("restore_expiry")
-    if not expiry:
-        return True
-    return parse_window(expiry) <= (now or _now())
+    return is_archived(point.details, now or _now())
 
 
 def snapshot_point(snap: dict, region: str) -> RecoveryPoint | None:

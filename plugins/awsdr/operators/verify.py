@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from awsdr.kinds import kind_for
 from awsdr.kinds.base import AVAILABLE, FAILED, MISSING, CaptureError, RecoveryPoint, Restored
 from awsdr.operators.backup import DrBaseOperator, parse_only, run_window
+from awsdr.planning.retention import is_archived
 from awsdr.verify import choose, expected_entry, newest_copies, result, run_key, verify_name, write_results
 from awsdr.windows import TAG_PLAN, TAG_VERIFIED_AT, TAG_VERIFY_RUN, format_window, parse_window
 
@@ -184,7 +185,7 @@ class VerifyKindOperator(DrBaseOperator):
             for p in kind.list_points(self.ctx, self.policy.primary_region, plan):
                 points.setdefault(p.source_id, []).append(p)
             sources = set(points)
-            copies = newest_copies(kind.list_points(self.ctx, region, plan))
+            copies = newest_copies(kind.list_points(self.ctx, region, plan), datetime.now(tz=UTC))
             sample = self.settings["sample"] or self.policy.plans[plan].verify.sample
             chosen = choose(
                 sorted(sources | set(copies)),
@@ -214,6 +215,18 @@ class VerifyKindOperator(DrBaseOperator):
                             rto_seconds=rto,
                         )
                     )
+                    continue
+                if is_archived(copy.details, datetime.now(tz=UTC)):
+                    # no volume can be made from an archived snapshot: start its restore from the
+                    # archive (temporary) and verify it in a later run, once it is usable
+                    started_restore = getattr(kind, "restore_from_archive", None)
+                    outcome = started_restore(self.ctx, copy) if started_restore else "no restore"
+                    why = (
+                        f"newest DR copy {copy.point_id} is in the archive tier: restore from the "
+                        f"archive {outcome} (AWS takes up to 72 h); verified by a later run"
+                    )
+                    self.log.info("%s %s %s: not verified, %s", plan, self.kind, source, why)
+                    pending.append(f"{plan}/{self.kind}/{source}: {why}")
                     continue
                 manifest = catalog.get_json(manifest_key(plan, copy.window))
                 jobs.append(
@@ -319,8 +332,9 @@ class VerifyKindOperator(DrBaseOperator):
         pending = state.get("pending", [])
         if pending and not results:
             raise AirflowSkipException(
-                f"Nothing to verify yet: {len(pending)} resources have no DR copy so far, the first "
-                "copy of each is still to come (within the plan's RPO):\n- " + "\n- ".join(pending[:100])
+                f"Nothing to verify yet: {len(pending)} resources have no DR copy so far (the first "
+                "copy of each is still to come, within the plan's RPO) or their newest copy is being "
+                "restored from the archive tier:\n- " + "\n- ".join(pending[:100])
             )
         return {"kind": self.kind, "results": results, "pending": pending}
 

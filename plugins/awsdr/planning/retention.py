@@ -124,6 +124,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 __all__ = [
     "DEFAULT_BREAKER_SLACK",
     "DEFAULT_FUTURE_TOLERANCE",
+    "ARCHIVE_RESTORE_TIME",
     "GRANULARITIES",
     "Decision",
     "Gfs",
@@ -131,6 +132,7 @@ __all__ = [
     "RetentionPlan",
     "RetentionRule",
     "dr_wanted",
+    "is_archived",
     "plan_archive",
     "plan_retention",
 ]
@@ -690,6 +692,23 @@ def _by_origin(entries: list[tuple[datetime, str, int]]) -> list[tuple[datetime,
         ):
             out[entry[1]] = entry
     return list(out.values())
+
+
+#: What AWS documents as the longest restore from the EBS archive tier: the extra RTO of a point
+#: that is archived (and not temporarily restored) when it is needed.
+ARCHIVE_RESTORE_TIME = timedelta(hours=72)
+
+
+def is_archived(details: Mapping[str, Any], now: datetime) -> bool:
+    """True when a point's ``details`` say it is in the archive tier and not temporarily restored
+    (``storage_tier == "archive"`` and no ``restore_expiry`` later than ``now``): nothing can be
+    restored from it before a restore from the archive. Points without a tier are standard."""
+    if details.get("storage_tier", "standard") != "archive":
+        return False
+    expiry = details.get("restore_expiry")
+    if not expiry:
+        return True
+    return datetime.fromisoformat(str(expiry).replace("Z", "+00:00")) <= now
 
 
 #: Keep reasons that forbid archiving: the newest point must stay restorable within the RTO, a
