@@ -17,6 +17,11 @@ hold, never one a copy still to be made would reuse). With a `vault` in the poli
 copies are pruned the same way in the vault account (through `aws_dr_vault`): the same planner
 with the plan's DR rules, then the vault's unreferenced S3 versions.
 
+After the deletes, with `archive_after` in a plan's retention class, the EBS snapshots retention
+keeps and whose window is at least that old move to the archive tier (ModifySnapshotTier): never
+the newest point of a resource, never a primary point a DR region still wants, never an unmanaged
+or held snapshot, no call for one already archived (stream `ebs-archive`).
+
 Every batch is written to `audit/retention/<run id>/` in the catalog before it is deleted and
 its outcome after (streams `<kind>`, `vault-<kind>`, `s3-data`, `vault-s3-data`); an interrupted
 run is reconciled by the next one. A dry run changes nothing anywhere. The report goes to
