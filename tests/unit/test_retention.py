@@ -992,3 +992,44 @@ def test_property_input_order_does_not_matter(estate, rnd: random.Random):
     second = plan_retention(shuffled, **kw)
     assert {d.point.point_id: d for d in first.decisions} == {d.point.point_id: d for d in second.decisions}
     assert first.blocked == second.blocked
+
+
+# --------------------------------------------------------------------------------------------
+# Archive tier (plan_archive)
+# --------------------------------------------------------------------------------------------
+
+
+def test_plan_archive_takes_old_kept_points_but_never_the_newest_an_uncopied_primary_or_a_held_one():
+    from dataclasses import replace
+
+    from awsdr.planning.retention import plan_archive
+
+    now = utc("2026-06-01T00:00")
+    days = [utc("2026-01-01T00:00") + timedelta(days=d) for d in range(120)]
+    dr = [pt(w, region=DR, copy_of=f"vol-1@{PRIMARY}@{w:%Y-%m-%dT%H:%M}") for w in days]
+    dr[10] = replace(dr[10], legal_hold=True)
+    dr[11] = replace(dr[11], storage_tier="archive")  # archived already
+    uncopied = pt(utc("2026-05-15T00:00"), region=PRIMARY)  # no DR copy yet, not the newest
+    primary = [pt(w, region=PRIMARY) for w in days[-3:]] + [
+        uncopied,
+        pt(utc("2026-05-31T00:00"), region=PRIMARY),
+    ]
+    points = dr + primary
+    rules = {"primary": Gfs(daily=400), "dr": Gfs(daily=400)}
+    planned = plan_retention(points, rules=rules, now=now)
+    assert all(d.keep for d in planned.decisions)
+    chosen = plan_archive(planned, archive_after={"dr": timedelta(days=30)}, now=now)
+    ids = {p.point_id for p in chosen}
+    old_enough = {p.point_id for p in dr if now - p.window >= timedelta(days=30)}
+    # every DR point is old here, the newest too: it stays in the standard tier
+    assert dr[-1].point_id in old_enough
+    assert ids == old_enough - {dr[10].point_id, dr[11].point_id, dr[-1].point_id}
+    assert all(p.region == DR for p in chosen)  # no archive_after for the primary class
+    # primary archive_after: the DR copies of the three old primary points exist, the newest
+    # primary point has none (no-dr-copy) and is the newest anyway
+    both = plan_archive(planned, archive_after={"primary": timedelta(days=1), "dr": None}, now=now)
+    reasons = {d.point.point_id: d.reasons for d in planned.decisions}
+    assert "no-dr-copy" in reasons[uncopied.point_id]
+    assert {p.point_id for p in both} == {p.point_id for p in primary[:3]}
+    # nothing without any archive_after
+    assert plan_archive(planned, archive_after={}, now=now) == []
