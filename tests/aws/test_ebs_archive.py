@@ -303,3 +303,26 @@ def test_restore_verification_starts_a_tier_restore_instead_of_restoring_an_arch
         op.execute(context)
     assert volumes == []
     assert restores == [{"SnapshotId": copies[("stopped", 9)], "TemporaryRestoreDays": 7}]
+
+
+def test_the_retention_report_counts_archives_and_fails_on_an_archive_error(ctx, estate, tmp_path):
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from awsdr.operators.retention import RetentionReportOperator
+
+    run = _run(ctx, estate, dry_run=False).to_dict()
+    assert len(run["archive"]["archived"]) == 30 + 9
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(POLICY_TEXT)
+    op = RetentionReportOperator(task_id="report", kinds=["ebs"], policy_path=str(policy_file))
+    op.__dict__["ctx"] = ctx
+    outputs = {"validate_params": {"plans": ["gold"]}, "prune_ebs": {"kind": "ebs", "runs": [run]}}
+    ti = SimpleNamespace(xcom_pull=lambda task_ids: outputs[task_ids])
+    assert op.execute({"ti": ti, "dag_run": SimpleNamespace(run_id="r1")}) == {"ok": True}
+    report = estate["catalog"].get_json("retention/reports/r1.json")
+    assert len(report["kinds"]["ebs"][0]["archive"]["archived"]) == 39
+    run["archive"]["errors"] = {"snap-1": "error: IncorrectState busy"}
+    with pytest.raises(AirflowFailException, match="archive gold/ebs snap-1"):
+        op.execute({"ti": ti, "dag_run": SimpleNamespace(run_id="r2")})
