@@ -1,6 +1,7 @@
-"""End to end under the real scheduler, dag-processor, triggerer and api-server (SQLite).
+"""End to end under the real scheduler, dag-processor, triggerer and api-server (PostgreSQL).
 
-Starts exactly what ``make run`` starts (``scripts/airflow_env.sh`` + ``airflow standalone``) on
+Starts exactly what ``make run`` starts (``scripts/airflow_env.sh`` + ``airflow standalone``, the
+LocalExecutor on PostgreSQL: the machine's server, a fresh database) on
 free ports in a temporary home, against a moto server seeded with the demo estate, then:
 
 1. waits for the scheduler's own catch-up runs of every plan to succeed,
@@ -21,6 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -149,17 +151,31 @@ def standalone(
 
 @pytest.fixture(scope="module")
 def stack():
+    # make run's default database: PostgreSQL (the machine's server, a fresh database, dropped
+    # afterwards), the LocalExecutor. On SQLite the CLI backfill below lost the write lock to the
+    # scheduler after the scheduler had read its first runs, and the scheduler died of Airflow's
+    # own IntegrityError/ObjectDeletedError (seen in a fresh-clone make test): README, SQLite limits.
+    from test_backfill_postgres import _env as pg_env  # (imported here: they import this module)
+    from test_postgres_celery import _psql, require_postgres
+
+    require_postgres()
+    db = f"awsdr_cycle_{uuid.uuid4().hex[:8]}"
+    _psql(f"CREATE DATABASE {db}")
     home = Path(tempfile.mkdtemp(prefix="awsdr-e2e-"))
     moto_port, api_port = free_port(), free_port()
     moto_proc = start_moto(moto_port, home / "moto.log")
     moto_url = f"http://127.0.0.1:{moto_port}"
-    env = _env(home, moto_url, api_port)
+    db_url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
+    env = pg_env(home, moto_url, api_port, db_url, ROOT / "include/dr_policy.yaml")
     try:
-        with standalone(home, moto_url, env, api_port=api_port, health_timeout=240) as (api, proc):
+        with standalone(home, moto_url, env, api_port=api_port, health_timeout=600) as (api, proc):
             yield {"api": api, "env": env, "moto": moto_url, "home": home, "proc": proc}
     finally:
-        moto_proc.terminate()
-        moto_proc.wait(timeout=10)
+        try:
+            moto_proc.terminate()
+            moto_proc.wait(timeout=30)
+        finally:
+            _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def _unpaused(api: Api, dag_id: str) -> bool:
@@ -245,29 +261,22 @@ def test_full_cycle_under_real_scheduler(stack):
     assert manifest["run_type"].lower().endswith("manual")
 
     # 3. backfill three missed windows of the daily plan with the CLI
-    # SQLite has one writer: the CLI can lose the lock to the scheduler ("database is locked",
-    # seen on a loaded CI machine even with a 30 s busy timeout). The transaction rolled back, so
-    # repeating it is safe; anything else fails at once. (README: SQLite limits.)
-    for _attempt in range(4):
-        backfill = subprocess.run(
-            [
-                str(VENV_BIN / "airflow"),
-                "backfill",
-                "create",
-                "--dag-id",
-                "dr_backup_silver",
-                "--from-date",
-                "2026-11-10",
-                "--to-date",
-                "2026-11-12",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if backfill.returncode == 0 or "database is locked" not in backfill.stderr:
-            break
-        time.sleep(5)
+    backfill = subprocess.run(
+        [
+            str(VENV_BIN / "airflow"),
+            "backfill",
+            "create",
+            "--dag-id",
+            "dr_backup_silver",
+            "--from-date",
+            "2026-11-10",
+            "--to-date",
+            "2026-11-12",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-3000:]
     _wait(
         lambda: (
@@ -333,4 +342,4 @@ def test_full_cycle_under_real_scheduler(stack):
         assert health[component]["status"] == "healthy", (component, health)
     assert stack["proc"].poll() is None, "airflow standalone exited"
     log_text = (stack["home"] / "standalone.log").read_text(errors="replace")
-    assert "database is locked" not in log_text
+    assert "deadlock detected" not in log_text
