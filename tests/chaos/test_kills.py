@@ -11,6 +11,7 @@ marked ``ci``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -131,11 +132,15 @@ def test_a_killed_worker_and_its_retry_keep_every_invariant(
         if kill.dag == "backup":
             import dr_backup
 
+            dr_backup = importlib.reload(dr_backup)  # another module may have loaded it with its own policy
+
             dag = dr_backup.dr_backup_gold
             w = hours_ago(0)
             run.update(run_id=f"scheduled__{w.isoformat()}", logical_date=w)
         elif kill.dag == "copy":
             import dr_copy
+
+            dr_copy = importlib.reload(dr_copy)
 
             _backup_and_copy_windows = [hours_ago(0)]
             from chaos.harness import backup_window
@@ -146,6 +151,8 @@ def test_a_killed_worker_and_its_retry_keep_every_invariant(
             run.update(run_id="asset_triggered__chaos", run_type="asset_triggered", logical_date=None)
         elif kill.dag == "retention":
             import dr_retention
+
+            dr_retention = importlib.reload(dr_retention)
 
             policy = _variant(
                 tmp_path,
@@ -160,6 +167,8 @@ def test_a_killed_worker_and_its_retry_keep_every_invariant(
             )
         elif kill.dag == "verify":
             import dr_restore_verify
+
+            dr_restore_verify = importlib.reload(dr_restore_verify)
 
             _backup_and_copy(ctx, policy, [hours_ago(0)])
             dag = dr_restore_verify.dag
