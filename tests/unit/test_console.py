@@ -400,7 +400,26 @@ def test_page_views_are_served_from_the_cache():
     after_first = reader.calls
     for path in ("/", "/charts", "/failovers", "/resource/gold/ebs/vol-1", "/cost", "/compliance"):
         assert client.get(path).status_code == 200
+    for path in ("/compliance.csv", "/compliance.html"):  # downloads too: no listing, no read
+        assert client.get(path).status_code == 200
     assert reader.calls == after_first  # no catalog call while the snapshot is fresh
+
+
+def test_a_download_follows_the_catalog_on_refresh_and_reads_only_what_changed():
+    reader = MemoryCatalog(catalog_docs(healthy(), [verified()]))
+    data = ConsoleData(lambda: reader, ttl=3600)
+    client = TestClient(create_app(data, auth=user_ok))
+    first = client.get("/compliance.csv").text
+    assert "dr-copy" in first
+    reader.docs["compliance/latest.csv"] = b"control,resource\nnew-report,vol-9\n"
+    assert client.get("/compliance.csv").text == first  # the cached view until its refresh
+    reads = data.reads
+    data.snapshot(force=True)
+    assert data.reads == reads + 1  # only the CSV changed: one GET, the HTML is not read again
+    assert "new-report,vol-9" in client.get("/compliance.csv").text
+    del reader.docs["compliance/latest.html"]
+    data.snapshot(force=True)
+    assert client.get("/compliance.html").status_code == 404
 
 
 def test_every_route_refuses_a_request_without_a_login():

@@ -34,6 +34,8 @@ POINTS_KEY = "console/points.json"
 HISTORY_KEY = "console/history.json"
 COMPLIANCE_PREFIX = "compliance/"
 COMPLIANCE_LATEST = "compliance/latest"
+#: the documents the console offers for download, read with each refresh of the view
+DOWNLOADS = (f"{COMPLIANCE_LATEST}.csv", f"{COMPLIANCE_LATEST}.html")
 POSTURE_LATEST = "posture/latest.json"
 READINESS_KEY = "posture/failover-readiness.json"
 FAILOVER_PREFIX = "failover/"
@@ -142,6 +144,8 @@ class Snapshot:
     rules: dict[tuple[str, str], dict[str, Any]]
     verifications: dict[str, list[dict[str, Any]]]
     errors: list[str] = field(default_factory=list)
+    #: the compliance CSV and HTML by key, read with the rest (a download makes no catalog call)
+    downloads: dict[str, str] = field(default_factory=dict)
 
 
 class CatalogReader:
@@ -199,19 +203,21 @@ class ConsoleData:
     def _listed(self, prefix: str) -> list[tuple[str, str, float]]:
         return self.reader().list(prefix)
 
-    def get_text(self, key: str) -> str | None:
-        """A text document (the compliance CSV/HTML), through the same cache."""
-        listed = {k: e for k, e, _ in self._listed(key)}
-        if key not in listed:
-            return None
+    def _text(self, key: str, etag: str) -> str | None:
+        """A text document through the ETag cache: read again only when it changed."""
         cached = self._docs.get(key)
-        if cached is not None and cached[0] == listed[key]:
+        if cached is not None and cached[0] == etag and etag:
             return cached[1]
         body = self.reader().get(key)
         self.reads += 1
         text = None if body is None else body.decode()
-        self._docs[key] = (listed[key], text)
+        self._docs[key] = (etag, text)
         return text
+
+    def get_text(self, key: str) -> str | None:
+        """A download (the compliance CSV/HTML) from the current view: the catalog was listed and
+        the document read, when its ETag changed, by the view's refresh, never by the request."""
+        return self.snapshot().downloads.get(key)
 
     def snapshot(self, *, force: bool = False) -> Snapshot:
         """The current view. A stale one is served while a background thread refreshes it, so
@@ -272,6 +278,12 @@ class ConsoleData:
         points_raw = self._one(console_list, POINTS_KEY) or {"points": []}
         history = (self._one(console_list, HISTORY_KEY) or {}).get("samples", [])
         compliance = self._one(compliance_list, f"{COMPLIANCE_LATEST}.json")
+        downloads = {}
+        for key, etag, _ in compliance_list:
+            if key in DOWNLOADS:
+                text = self._text(key, etag)
+                if text is not None:
+                    downloads[key] = text
 
         resources = {}
         for res in (posture or {}).get("resources", []):
@@ -323,4 +335,5 @@ class ConsoleData:
             rules=rules,
             verifications=dict(verifications),
             errors=errors,
+            downloads=downloads,
         )
