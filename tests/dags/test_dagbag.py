@@ -59,6 +59,22 @@ def test_backup_dags_catch_up_with_bounded_timetable(dagbag):
             assert dag.max_active_runs <= 2
 
 
+def test_copy_passes_of_a_kind_take_turns_across_scheduled_and_backfill_runs(dagbag):
+    """A backfill has its own max_active_runs; the copy task's own limit is what stops a
+    backfilled copy run and a scheduled one from starting the same copy at once. Checked on the
+    serialized DAG, the form the scheduler reads."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    copy_dags = [d for d in dagbag.dags if d.startswith("dr_copy_")]
+    assert copy_dags
+    for dag_id in copy_dags:
+        dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags[dag_id]))
+        tasks = [t for t in dag.tasks if t.task_id.startswith("copy_")]
+        assert tasks, dag_id
+        for t in tasks:
+            assert t.max_active_tis_per_dag == 1, f"{dag_id}.{t.task_id}"
+
+
 def test_every_dag_serializes_to_scheduler_timetables(dagbag):
     """DAG files declare airflow.sdk timetables; the DAG processor serializes them and the
     scheduler gets core timetables with the same cron and time zone back (the custom

@@ -72,6 +72,12 @@ class CopyOperator(DrBaseOperator):
 
     :param plan: the policy plan name.
     :param kind: resource type name.
+    One pass of a plan's kind runs at a time across every run of the DAG, backfills included
+    (``max_active_tis_per_dag=1``): a backfill has its own ``max_active_runs``, so without this a
+    backfilled copy run and a scheduled one could list the same missing copy and both start it
+    (EBS ``CopySnapshot`` takes no client token). Each pass lists before it starts anything, so
+    passes that take turns never duplicate; a deferred pass holds no slot.
+
     :param poll_interval: seconds between passes while copies are in flight.
     :param wait_timeout: seconds this task keeps waiting for slots and in-flight copies.
     """
@@ -81,6 +87,7 @@ class CopyOperator(DrBaseOperator):
     def __init__(
         self, *, plan: str, kind: str, poll_interval: float = 60.0, wait_timeout: float = 4 * 3600.0, **kwargs
     ) -> None:
+        kwargs.setdefault("max_active_tis_per_dag", 1)
         super().__init__(**kwargs)
         self.plan = plan
         self.kind = kind
