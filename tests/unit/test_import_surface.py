@@ -29,6 +29,7 @@ ALLOWLIST: dict[str, set[str]] = {
     # Triggers run in the triggerer; the Task SDK has no BaseTrigger/TriggerEvent (the SDK's own
     # BaseOperator.defer imports them from airflow.triggers.base too).
     "plugins/awsdr/operators/failover_trigger.py": {"airflow.triggers.base"},
+    "plugins/awsdr/triggers/progress.py": {"airflow.triggers.base"},
     # The console is a FastAPI app served by the api-server; it reuses the api-server's own
     # authentication dependency, which only exists there.
     "plugins/awsdr/console/app.py": {"airflow.api_fastapi.core_api.security"},

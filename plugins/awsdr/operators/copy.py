@@ -14,6 +14,7 @@ from awsdr.copies import copy_tags, in_flight_by_region, is_copy, plan_copies, s
 from awsdr.kinds import kind_for
 from awsdr.kinds.base import AVAILABLE, CREATING, CaptureError, RecoveryPoint, RetryLater
 from awsdr.operators.backup import DrBaseOperator
+from awsdr.triggers.progress import PointsProgressTrigger, watch_entry
 from awsdr.windows import TAG_COPY_OF, format_window, parse_window
 
 if TYPE_CHECKING:
@@ -78,20 +79,31 @@ class CopyOperator(DrBaseOperator):
     (EBS ``CopySnapshot`` takes no client token). Each pass lists before it starts anything, so
     passes that take turns never duplicate; a deferred pass holds no slot.
 
-    :param poll_interval: seconds between passes while copies are in flight.
+    :param poll_interval: the longest wait between two passes while copies are in flight.
     :param wait_timeout: seconds this task keeps waiting for slots and in-flight copies.
+    :param progress_seconds: how often the triggerer checks the copies in flight (one batched
+        describe per region); the task resumes as soon as one is done, so a slot AWS frees is
+        refilled within this time, whatever ``poll_interval`` is.
     """
 
     ui_color = "#cfe2f3"
 
     def __init__(
-        self, *, plan: str, kind: str, poll_interval: float = 60.0, wait_timeout: float = 4 * 3600.0, **kwargs
+        self,
+        *,
+        plan: str,
+        kind: str,
+        poll_interval: float = 60.0,
+        wait_timeout: float = 4 * 3600.0,
+        progress_seconds: float = 5.0,
+        **kwargs,
     ) -> None:
         kwargs.setdefault("max_active_tis_per_dag", 1)
         super().__init__(**kwargs)
         self.plan = plan
         self.kind = kind
         self.poll_interval = poll_interval
+        self.progress_seconds = progress_seconds
         self.wait_timeout = wait_timeout
 
     @functools.cached_property
@@ -110,6 +122,10 @@ class CopyOperator(DrBaseOperator):
         deadline: str = "",
         quota_waits: dict[str, int] | None = None,
     ) -> Any:
+        carry = event.get("carry") if isinstance(event, dict) else None
+        if isinstance(carry, dict) and not deadline:
+            # dag.test() hands back only the event, not the deferral's kwargs: the trigger carries them
+            failures, deadline, quota_waits = carry["failures"], carry["deadline"], carry["quota_waits"]
         return self._pass(list(failures or []), deadline, dict(quota_waits or {}))
 
     def _pass(
@@ -171,11 +187,24 @@ class CopyOperator(DrBaseOperator):
         delay = self.poll_interval * (2 ** min(max(quota_waits.values(), default=0), 6))
         delay = min(delay, max(self.poll_interval, 900.0))
         if (pending or start.waiting or vault_pending) and datetime.now(tz=UTC) < parse_window(deadline):
-            self.defer(
-                trigger=TimeDeltaTrigger(timedelta(seconds=delay)),
-                method_name="resume",
-                kwargs={"failures": failures, "deadline": deadline, "quota_waits": quota_waits},
-            )
+            carry = {"failures": failures, "deadline": deadline, "quota_waits": quota_waits}
+            watch = self._watch(pending, start.waiting, copies) if not quota_waits else {}
+            if watch:
+                # wait in the triggerer for AWS to finish a copy: a freed slot is refilled within
+                # progress_seconds, the poll interval is only the longest sleep without a re-read
+                trigger: Any = PointsProgressTrigger(
+                    kind=self.kind,
+                    plan=self.plan,
+                    watch=watch,
+                    aws_conn_id=self.aws_conn_id,
+                    policy_path=self.policy_path,
+                    check_every=min(self.progress_seconds, self.poll_interval),
+                    wake_after=self.poll_interval,
+                    carry=carry,
+                )
+            else:  # quota backoff, or only the vault pass to wait for: a plain timer
+                trigger = TimeDeltaTrigger(timedelta(seconds=delay))
+            self.defer(trigger=trigger, method_name="resume", kwargs=carry)
         for job in start.quota_waits:
             failures.append(
                 {
@@ -200,6 +229,22 @@ class CopyOperator(DrBaseOperator):
             "not_wanted": len(plan.not_wanted),
             "quota_waited": len(start.quota_waits),
         }
+
+    @staticmethod
+    def _watch(
+        pending: list[RecoveryPoint], waiting: list[Any], copies: dict[str, list[RecoveryPoint]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """What the trigger watches: this pass's copies in flight, and in each region where a copy
+        waits for a slot, every copy in flight there (any plan's: the quota is per account), so a
+        slot freed by any of them wakes the task."""
+        watch: dict[str, dict[str, dict[str, Any]]] = {}
+        for c in pending:
+            watch.setdefault(c.region, {})[c.point_id] = watch_entry(c)
+        for region in {j.dest_region for j in waiting}:
+            for c in copies.get(region, []):
+                if is_copy(c) and c.status == CREATING:
+                    watch.setdefault(region, {})[c.point_id] = watch_entry(c)
+        return {region: list(items.values()) for region, items in watch.items()}
 
     def _vault_pass(self, dr_copies: list[RecoveryPoint]) -> tuple[int, list[dict[str, str]]]:
         """Copy each complete DR copy into the vault account, encrypted with the vault region's key.

@@ -1,0 +1,150 @@
+"""The copy queue refills when AWS frees a slot, not when the poll interval ends (issue 13 item 2).
+
+``CopyOperator`` defers to :class:`awsdr.triggers.progress.PointsProgressTrigger`, which checks
+the copies in flight from the triggerer (one batched describe per region) and fires as soon as
+one is done. The tests give the copy task a poll interval of an hour: a resume that waited for the
+interval would never come within the test's 30-second bound, so every pass below was woken by
+AWS's progress. The emulator finishes a copy at once, so the first check sees it done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk.exceptions import TaskDeferred
+from conftest import DR
+from test_copy_quota import _dr_copies, _estate, _operator, refuse_copies  # noqa: F401  (a fixture)
+
+from awsdr.triggers.progress import PointsProgressTrigger
+
+HOUR = 3600.0
+
+
+async def _first_event(trigger):
+    async for event in trigger.run():
+        return event.payload
+    raise AssertionError("the trigger ended without an event")
+
+
+def _fire(trigger, timeout: float = 30.0) -> dict:
+    return asyncio.run(asyncio.wait_for(_first_event(trigger), timeout))
+
+
+def _through_serialization(trigger: PointsProgressTrigger) -> PointsProgressTrigger:
+    """The triggerer rebuilds the trigger from what the task stored: do the same."""
+    path, kwargs = trigger.serialize()
+    assert path == "awsdr.triggers.progress.PointsProgressTrigger"
+    return PointsProgressTrigger(**kwargs)
+
+
+def test_copies_in_flight_are_watched_in_the_triggerer_and_wake_the_task_when_done(ctx):
+    _estate(ctx, 3)
+    op = _operator(ctx)
+    op.poll_interval = HOUR
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, PointsProgressTrigger)
+    assert trigger.wake_after == HOUR
+    assert trigger.check_every == 5.0
+    watched = {e["point_id"] for e in trigger.watch[DR]}
+    assert watched == {s["SnapshotId"] for s in _dr_copies(ctx)}
+    assert all(
+        set(e) == {"kind", "point_id", "arn", "source_id", "region", "plan", "window", "status"}
+        for e in trigger.watch[DR]
+    )
+    trigger = _through_serialization(trigger)
+    trigger.check_every = 0.05  # the test's own cadence; what fires it is the copies' state
+    event = _fire(trigger)
+    assert event["woke"] == "progress"
+    assert {c["point"] for c in event["changed"]} == watched
+    out = op.resume({}, event=event)  # dag.test() style: the event only, the trigger carried the rest
+    assert len(out["copies"]) == 3
+    assert out["failures"] == []
+
+
+def test_a_slot_freed_by_aws_is_refilled_at_once_within_the_quota(ctx):
+    _estate(ctx, 3)
+    op = _operator(ctx)
+    op.poll_interval = HOUR
+    op.__dict__["policy"] = dataclasses.replace(op.policy, copy_quotas={**op.policy.copy_quotas, "ebs": 1})
+    woke, copies_seen = [], []
+    call = lambda: op.execute({})  # noqa: E731
+    for _ in range(6):
+        try:
+            out = call()
+            break
+        except TaskDeferred as deferred:
+            copies_seen.append(len(_dr_copies(ctx)))
+            trigger = _through_serialization(deferred.trigger)
+            assert len(trigger.watch[DR]) == 1  # the one copy the quota lets fly
+            trigger.check_every = 0.05
+            event = _fire(trigger)
+            woke.append(event["woke"])
+            call = lambda e=event, k=deferred.kwargs: op.resume({}, **k, event=e)  # noqa: E731
+    else:
+        raise AssertionError("the copies never finished")
+    assert copies_seen == [1, 2, 3]  # one more per pass: never over the quota of 1 in flight
+    assert woke == ["progress"] * 3
+    assert len(out["copies"]) == 3
+
+
+def test_a_quota_refusal_backs_off_on_a_timer_not_on_progress(ctx, refuse_copies):  # noqa: F811
+    _estate(ctx, 2)
+    refuse_copies["left"] = 1
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(ctx).execute({})
+    assert isinstance(deferred.value.trigger, DateTimeTrigger)  # the backoff of the quota queue
+
+
+def test_a_point_the_status_call_cannot_see_falls_back_to_the_wake_timer(ctx):
+    trigger = PointsProgressTrigger(
+        kind="ebs",
+        plan="gold",
+        watch={
+            DR: [
+                {
+                    "kind": "ebs",
+                    "point_id": "snap-0123456789abcdef0",
+                    "arn": "snap-0123456789abcdef0",
+                    "source_id": "vol-1",
+                    "region": DR,
+                    "plan": "gold",
+                    "window": "2026-11-24T10:00:00Z",
+                    "status": "creating",
+                }
+            ]
+        },
+        check_every=0.05,
+        wake_after=0.5,
+        carry={"deadline": "x"},
+    )
+    event = _fire(trigger)
+    assert event["woke"] == "timer"
+    assert event["checks"] >= 1  # it did look, and found nothing that changed
+    assert event["carry"] == {"deadline": "x"}
+
+
+def test_a_failed_status_call_is_retried_at_the_next_check(ctx, monkeypatch):
+    _estate(ctx, 1)
+    op = _operator(ctx)
+    op.poll_interval = HOUR
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({})
+    trigger = _through_serialization(deferred.value.trigger)
+    trigger.check_every = 0.05
+    real, calls = trigger._changed, []
+
+    def flaky(ctx_, kind):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Throttling: Rate exceeded")
+        return real(ctx_, kind)
+
+    monkeypatch.setattr(trigger, "_changed", flaky)
+    event = _fire(trigger)
+    assert event["woke"] == "progress"
+    assert len(calls) == 2
