@@ -48,7 +48,8 @@ The document (``"schema": 1``; fields are only ever added, never renamed or rety
                       kinds: {<kind>: {assessed: bool, reason: str|null, selected: int|null}},
                       summary: {resources, breaches_rpo, breaches_rto, worst_rpo_age_seconds,
                                 missing_copies, late_captures, orphans,
-                                selected, never_captured}}},
+                                selected, never_captured},
+                      missed_windows: {count, windows: [..], since}|null}},
      totals: {same fields as a plan summary, over every plan},
      resources: [{plan, kind, source, selected: bool|null,
                   newest_primary_window, primary_points,
@@ -131,19 +132,74 @@ OVER_RTO = "over-rto"
 
 @dataclass(frozen=True)
 class PlanTarget:
-    """What posture needs of a plan: its objectives and the kinds it selects."""
+    """What posture needs of a plan: its objectives, the kinds it selects, its backup schedule."""
 
     name: str
     rpo: timedelta
     rto: timedelta
     kinds: tuple[str, ...]
+    #: the backup cron (policy time zone); None: windows are not checked for gaps
+    schedule: str | None = None
+    timezone: str = "UTC"
 
 
 def targets_from_policy(policy: Any) -> dict[str, PlanTarget]:
     """The :class:`PlanTarget` of every plan of an :class:`awsdr.policy.Policy`."""
     return {
-        name: PlanTarget(name=name, rpo=plan.rpo, rto=plan.rto, kinds=tuple(plan.select.types))
+        name: PlanTarget(
+            name=name,
+            rpo=plan.rpo,
+            rto=plan.rto,
+            kinds=tuple(plan.select.types),
+            schedule=plan.schedule,
+            timezone=policy.timezone,
+        )
         for name, plan in policy.plans.items()
+    }
+
+
+#: how far back posture looks for backup windows that never ran (a scheduler outage)
+GAP_LOOKBACK = timedelta(days=7)
+#: a window younger than this may still be running: not a gap yet
+GAP_GRACE = timedelta(hours=1)
+#: at most this many missed windows are listed (newest first); ``count`` has them all
+GAP_LISTED = 48
+
+
+def scheduled_windows(cron: str, tz: str, start: datetime, end: datetime) -> list[datetime]:
+    """The cron's ticks in ``[start, end]`` (UTC), evaluated in the policy's time zone."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    it = croniter(cron, to_utc(start).astimezone(ZoneInfo(tz)) - timedelta(seconds=1))
+    out: list[datetime] = []
+    while True:
+        tick = to_utc(it.get_next(datetime))
+        if tick > end:
+            return out
+        out.append(tick)
+
+
+def window_gaps(target: PlanTarget, ran: Iterable[datetime] | None, now: datetime) -> dict[str, Any] | None:
+    """The plan's scheduled backup windows that have no backup run (no window manifest).
+
+    Looked for from ``GAP_LOOKBACK`` ago, but never before the plan's first run (a new plan has
+    no gap); the newest ``GAP_GRACE`` is left out (its run may still be going). After a
+    scheduler outage the bounded catch-up runs only the newest windows: the older ones are the
+    gap, and a backfill of them closes it. None when the plan has no schedule or never ran.
+    """
+    windows = {to_utc(w) for w in ran or ()}
+    if target.schedule is None or not windows:
+        return None
+    start = max(now - GAP_LOOKBACK, min(windows))
+    end = now - GAP_GRACE
+    missed = [w for w in scheduled_windows(target.schedule, target.timezone, start, end) if w not in windows]
+    missed.sort(reverse=True)
+    return {
+        "count": len(missed),
+        "windows": [format_window(w) for w in missed[:GAP_LISTED]],
+        "since": format_window(start),
     }
 
 
@@ -361,6 +417,7 @@ def compute_posture(
     unlisted: Mapping[str, str] | None = None,
     selected: Mapping[tuple[str, str], Iterable[str]] | None = None,
     undiscovered: Mapping[tuple[str, str], str] | None = None,
+    backup_windows: Mapping[str, Iterable[datetime]] | None = None,
 ) -> dict[str, Any]:
     """The posture document (JSON-safe, ``"schema": 1``).
 
@@ -376,6 +433,9 @@ def compute_posture(
         points carry in ``awsdr:source``). Each is reported, with or without points; a source with
         points but not among them is an orphan. A (plan, kind) left out falls back to the points.
     :param undiscovered: ``{(plan, kind): reason}`` whose discovery failed: not assessed.
+    :param backup_windows: ``{plan: windows}`` that have a backup run (a window manifest in the
+        catalog); each plan's scheduled windows without one are its ``missed_windows``. A plan
+        left out is not checked (``missed_windows`` null).
     """
     now = to_utc(now)
     orphans = orphans or {}
@@ -445,6 +505,7 @@ def compute_posture(
             "rto_seconds": int(target.rto.total_seconds()),
             "kinds": {kind: _kind_doc(name, kind, unlisted, undiscovered, chosen) for kind in target.kinds},
             "summary": _summary(mine),
+            "missed_windows": window_gaps(target, (backup_windows or {}).get(name), now),
         }
     return {
         "schema": SCHEMA_VERSION,

@@ -65,6 +65,18 @@ def window_stamp(window: datetime) -> str:
     return stamp + "z"
 
 
+def parse_window_stamp(stamp: str) -> datetime:
+    """Inverse of :func:`window_stamp`: ``20261124t1000z`` (or ``...t100005z``) -> UTC datetime."""
+    raw = stamp.strip().lower()
+    if not raw.endswith("z"):
+        raise ValueError(f"not a window stamp: {stamp!r}")
+    fmt = "%Y%m%dt%H%M%S" if len(raw) == len("20261124t100005z") else "%Y%m%dt%H%M"
+    try:
+        return datetime.strptime(raw[:-1], fmt).replace(tzinfo=UTC)
+    except ValueError as err:
+        raise ValueError(f"not a window stamp: {stamp!r}") from err
+
+
 def is_late(window: datetime, captured_at: datetime, tolerance: timedelta) -> bool:
     """A capture is late when it happened more than ``tolerance`` after its window."""
     return to_utc(captured_at) - to_utc(window) > tolerance

@@ -494,3 +494,54 @@ def test_a_region_whose_copies_are_all_archived_shows_the_extra_rto_and_a_warnin
         assert doc[source]["dr"][DR]["newest_usable_archived"] is False
         assert doc[source]["archive_extra_rto_seconds"] == 0
         assert doc[source]["warnings"] == []
+
+
+# --- missed backup windows (a scheduler outage) -------------------------------------------------
+
+
+def _gap_target(schedule="0 * * * *", tz="UTC"):
+    from awsdr.posture import PlanTarget
+
+    return PlanTarget(
+        "gold", timedelta(hours=1), timedelta(hours=4), ("ebs",), schedule=schedule, timezone=tz
+    )
+
+
+def test_missed_windows_are_the_scheduled_ones_without_a_run_since_the_first_run():
+    from awsdr.posture import window_gaps
+
+    now = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+    first = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    hours = [first + timedelta(hours=h) for h in range(37)]  # up to 11-24 12:00
+    outage = hours[10:16]
+    gap = window_gaps(_gap_target(), [h for h in hours if h not in outage], now)
+    assert gap["count"] == 6
+    assert gap["windows"] == [format_window(w) for w in reversed(outage)]
+    assert gap["since"] == format_window(first)
+    # the last hour may still be running: 12:00 is not missed at 12:30 even without its run
+    assert window_gaps(_gap_target(), hours[:-1], now)["count"] == 0
+    # a backfill of the gap closes it
+    assert window_gaps(_gap_target(), hours, now)["count"] == 0
+
+
+def test_no_gap_before_a_plan_first_ran_nor_beyond_the_lookback_nor_without_a_schedule():
+    from awsdr.posture import GAP_LOOKBACK, window_gaps
+
+    now = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+    assert window_gaps(_gap_target(), [], now) is None  # never ran: nothing to judge yet
+    assert window_gaps(_gap_target(schedule=None), [now - timedelta(days=1)], now) is None
+    # ran once 30 days ago, nothing since: only the lookback's windows are counted
+    gap = window_gaps(_gap_target(schedule="0 0 * * *"), [now - timedelta(days=30)], now)
+    assert gap["count"] == GAP_LOOKBACK.days
+    assert gap["since"] == format_window(now - GAP_LOOKBACK)
+
+
+def test_missed_windows_follow_the_policy_time_zone():
+    from awsdr.posture import window_gaps
+
+    # daily at 00:00 in Seoul = 15:00 UTC the day before
+    now = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    ran = [datetime(2026, 11, 20, 15, 0, tzinfo=UTC), datetime(2026, 11, 23, 15, 0, tzinfo=UTC)]
+    gap = window_gaps(_gap_target(schedule="0 0 * * *", tz="Asia/Seoul"), ran, now)
+    # Seoul's 11-25 00:00 (11-24 15:00 UTC) is due by now too; its UTC midnights never are windows
+    assert gap["windows"] == ["2026-11-24T15:00:00Z", "2026-11-22T15:00:00Z", "2026-11-21T15:00:00Z"]

@@ -20,6 +20,7 @@ from awsdr.kinds import kind_for
 from awsdr.operators.backup import DrBaseOperator, run_window
 from awsdr.posture import (
     BREACH,
+    GAP_LOOKBACK,
     OK,
     SCHEMA_VERSION,
     alert_transitions,
@@ -28,7 +29,7 @@ from awsdr.posture import (
     targets_from_policy,
 )
 from awsdr.retention import ORPHANS_PREFIX
-from awsdr.windows import format_window, window_stamp
+from awsdr.windows import format_window, parse_window_stamp, window_stamp
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -99,6 +100,9 @@ class PostureInputs:
     errors: list[str] = field(default_factory=list)
     #: the vault account's copies (None: no vault, or it could not be listed)
     vault_points: list[RecoveryPoint] | None = None
+    #: ``{plan: windows}`` with a backup run (window manifest) since the gap lookback began, plus
+    #: the plan's first run ever (posture's ``missed_windows``); a plan left out is not checked
+    backup_windows: dict[str, list[datetime]] = field(default_factory=dict)
 
 
 class PostureOperator(DrBaseOperator):
@@ -243,6 +247,7 @@ class PostureOperator(DrBaseOperator):
             verify = pool.submit(self.verify_results, catalog)
             orphans = pool.submit(self.orphans, catalog)
             vault = pool.submit(self.list_vault_points)
+            windows = pool.submit(self.backup_windows, catalog)
             points, unlisted, list_errors = listed.result()
             selected, undiscovered, discover_errors = discovered.result()
             vault_points, vault_errors = vault.result()
@@ -253,8 +258,9 @@ class PostureOperator(DrBaseOperator):
                 undiscovered=undiscovered,
                 verify=verify.result(),
                 orphans=orphans.result(),
-                errors=list_errors + discover_errors + vault_errors,
+                errors=list_errors + discover_errors + vault_errors + windows.result()[1],
                 vault_points=vault_points,
+                backup_windows=windows.result()[0],
             )
 
     def list_vault_points(self) -> tuple[list[RecoveryPoint] | None, list[str]]:
@@ -293,6 +299,42 @@ class PostureOperator(DrBaseOperator):
         keys = [k for k in catalog.list_keys(VERIFY_PREFIX) if k.endswith(".json")]
         docs = self._read_many(catalog, keys)
         return [d for d in docs.values() if isinstance(d, dict)]
+
+    def backup_windows(self, catalog: Catalog) -> tuple[dict[str, list[datetime]], list[str]]:
+        """Per plan, the windows that have a backup run: the window manifests written since the gap
+        lookback began (``manifests/<plan>/<stamp>.json`` sort by time: one listing from there),
+        and the plan's oldest manifest (the first key: one call), so that a plan is not judged
+        for windows before its first run. A plan whose listing fails is left out."""
+        now = datetime.now(tz=UTC)
+        since = window_stamp(now - GAP_LOOKBACK)
+        out: dict[str, list[datetime]] = {}
+        errors: list[str] = []
+
+        def stamps(keys: list[str], prefix: str) -> list[datetime]:
+            found = []
+            for key in keys:
+                stem = key[len(prefix) :].removesuffix(".json")
+                try:
+                    found.append(parse_window_stamp(stem))
+                except ValueError:
+                    continue
+            return found
+
+        for name in self.policy.plans:
+            prefix = f"manifests/{name}/"
+            try:
+                first = catalog.s3.list_objects_v2(Bucket=catalog.bucket, Prefix=prefix, MaxKeys=1)
+                keys = [o["Key"] for o in first.get("Contents", [])]
+                pages = catalog.s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=catalog.bucket, Prefix=prefix, StartAfter=prefix + since
+                )
+                for page in pages:
+                    keys.extend(o["Key"] for o in page.get("Contents", []))
+            except Exception as err:  # a catalog blip: that plan's gaps are not assessed this run
+                errors.append(f"listing {prefix} in the catalog failed: {err}")
+                continue
+            out[name] = stamps(keys, prefix)
+        return out, errors
 
     def orphans(self, catalog: Catalog) -> dict[tuple[str, str], dict[str, str]]:
         """Retention's orphan state per (plan, kind): ``{source: first-seen-missing}``."""
@@ -436,6 +478,7 @@ class PostureOperator(DrBaseOperator):
             unlisted=inputs.unlisted,
             selected=inputs.selected,
             undiscovered=inputs.undiscovered,
+            backup_windows=inputs.backup_windows,
         )
 
     # --- execute ----------------------------------------------------------------------------
