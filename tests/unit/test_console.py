@@ -156,6 +156,18 @@ def test_a_copy_under_another_key_or_unencrypted_fails_encryption():
     assert results(evaluate(points, verify=[verified()]), "dr-copy-encrypted") == ["fail"]
 
 
+def test_a_copy_recorded_under_the_policys_alias_passes_and_another_alias_fails():
+    alias = POLICY.kms_keys[DR]
+    assert alias.startswith("alias/")  # the demo policy names its DR key by alias
+    points = healthy()
+    copy = next(p for p in points if p.region == DR)
+    for recorded in (alias, f"arn:aws:kms:{DR}:123456789012:{alias}"):
+        copy.details["kms_key_id"] = recorded  # what the copy was made with (moto records it so)
+        assert results(evaluate(points, verify=[verified()]), "dr-copy-encrypted") == ["pass"]
+    copy.details["kms_key_id"] = "alias/someone-elses"
+    assert results(evaluate(points, verify=[verified()]), "dr-copy-encrypted") == ["fail"]
+
+
 def test_no_dr_copy_fails_and_never_verified_fails():
     points = [p for p in healthy() if p.region == P]
     rows = evaluate(points)
@@ -502,3 +514,13 @@ def test_an_empty_view_is_kept_for_its_short_ttl():
     reader.docs["posture/latest.json"] = json.dumps(posture).encode()
     assert data.snapshot().posture is None
     assert reader.calls == calls  # within empty_ttl: served from the cache, no catalog call
+
+
+def test_a_chart_of_one_posture_run_shows_its_samples():
+    from awsdr.console.views import line_chart
+
+    one = line_chart("Points per region", {"ap-northeast-1": [(1000.0, 28.0)]}, unit="points")
+    assert one.count("<circle") == 1  # a polyline of one point draws nothing
+    many = line_chart("Points", {"r": [(float(t), 1.0) for t in range(200)]}, unit="points")
+    assert "<circle" not in many
+    assert many.count("<polyline") == 1

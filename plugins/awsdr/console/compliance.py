@@ -119,6 +119,8 @@ def _key_matches(recorded: str | None, wanted: str) -> bool:
         return False
     if recorded == wanted:
         return True
+    if wanted.startswith("alias/"):  # an alias against its ARN: arn:aws:kms:<region>:<acct>:alias/<name>
+        return recorded.endswith(":" + wanted)
     # a key id against an ARN (either side): arn:aws:kms:<region>:<acct>:key/<id>
     return recorded.rsplit("/", 1)[-1] == wanted.rsplit("/", 1)[-1] and not wanted.startswith("alias/")
 
@@ -266,10 +268,14 @@ def _encryption(
         if not copies:
             continue  # dr-copy already fails
         wanted = dr_keys.get(region) or policy.kms_keys.get(region, "")
+        # the key's ARN (resolved by the caller) or the policy's own reference to it (an alias):
+        # a copy made with KmsKeyId=alias/... may record the alias (the emulator does)
+        accepted = {wanted, policy.kms_keys.get(region, "")} - {""}
         bad = [
             p
             for p in copies
-            if p.details.get("encrypted") is False or not _key_matches(p.details.get("kms_key_id"), wanted)
+            if p.details.get("encrypted") is False
+            or not any(_key_matches(p.details.get("kms_key_id"), w) for w in accepted)
         ]
         if bad:
             shown = ", ".join(

@@ -386,6 +386,10 @@ def failovers(snap: Snapshot) -> str:
 _PALETTE = ("#0969da", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#bf3989")
 
 
+#: samples per series up to which each sample is drawn as a dot too (posture runs every 15 minutes)
+CHART_MARKERS_UP_TO = 48
+
+
 def line_chart(
     title: str,
     series: dict[str, list[tuple[float, float]]],
@@ -404,11 +408,14 @@ def line_chart(
     paths, legend = [], []
     for i, (name, data) in enumerate(sorted(series.items())):
         colour = _PALETTE[i % len(_PALETTE)]
-        coords = " ".join(
-            f"{left + (x - x0) / xs * (width - left - 10):.1f},{(height - bottom) - y / ys * (height - bottom - 10):.1f}"
+        xy = [
+            (left + (x - x0) / xs * (width - left - 10), (height - bottom) - y / ys * (height - bottom - 10))
             for x, y in sorted(data)
-        )
+        ]
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         paths.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>')
+        if len(xy) <= CHART_MARKERS_UP_TO:  # a line of one sample draws nothing: mark each sample
+            paths.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in xy)
         legend.append(f'<tspan fill="{colour}">■ {esc(name)}</tspan> ')
     axis = (
         f'<text x="2" y="14" font-size="11">{y1:.1f} {esc(unit)}</text><text x="2" y="{height - bottom}" font-size="11">0</text>'
