@@ -185,8 +185,14 @@ def test_console_failover_form_backfill_and_approval_in_a_real_browser(stack):
             assert cells[2] == newest, (plan, cells)
         shot = stack["home"] / "console-overview.png"
         page.screenshot(path=str(shot))
-        if os.environ.get("AWSDR_SCREENSHOTS"):
-            shutil.copy(shot, Path(os.environ["AWSDR_SCREENSHOTS"]) / shot.name)
+        if os.environ.get("AWSDR_SCREENSHOTS"):  # the README's pictures, from this real stack
+            out = Path(os.environ["AWSDR_SCREENSHOTS"])
+            shutil.copy(shot, out / shot.name)
+            resource = frame.locator("a[href^='resource/']").first.get_attribute("href")
+            for name, path in (("resource", resource), ("compliance", "compliance"), ("charts", "charts")):
+                page.goto(f"{base}/awsdr-console/{path}")  # the app itself, with the UI's login
+                page.locator("table, svg").first.wait_for()
+                page.screenshot(path=str(out / f"console-{name}.png"))
 
         # 3. dr_failover's form with its defaults: a dry run
         before = {r["dag_run_id"] for r in _runs(api, "dr_failover")}
