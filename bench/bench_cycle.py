@@ -19,6 +19,7 @@ resource and the number of deferral rounds.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -105,6 +106,11 @@ def cycle(n: int) -> dict[str, Any]:
         policy = _policy(work)
         import dr_backup
         import dr_copy
+
+        # the DAG modules read the policy when imported: another caller (a test module, the
+        # previous cycle) may have loaded them with its own
+        dr_backup = importlib.reload(dr_backup)
+        dr_copy = importlib.reload(dr_copy)
 
         _post(f"{endpoint}/moto-api/recorder/reset-recording")
         _post(f"{endpoint}/moto-api/recorder/start-recording")

@@ -162,6 +162,23 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable
 
 
+DAG_MODULES = tuple(p.stem for p in (ROOT / "dags").glob("dr_*.py"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_dag_modules():
+    """Each test module imports the DAG modules anew.
+
+    A DAG module reads the policy (``AWSDR_POLICY``) when imported. Under ``--dist loadfile`` one
+    process runs several modules: one that loaded ``dr_backup`` with its own policy (the vault
+    tests) left it so for the next, whose run then selected none of its resources (CI, stop 19:
+    the bench smoke saw no EBS copy). Dropped when each module ends.
+    """
+    yield
+    for name in DAG_MODULES:
+        sys.modules.pop(name, None)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
