@@ -524,3 +524,54 @@ def test_a_chart_of_one_posture_run_shows_its_samples():
     many = line_chart("Points", {"r": [(float(t), 1.0) for t in range(200)]}, unit="points")
     assert "<circle" not in many
     assert many.count("<polyline") == 1
+
+
+def _ami_copy_as_listed(point, *keys, encrypted=True):
+    """``point`` (an AMI copy) as a later listing makes it: from DescribeImages, not the copy call."""
+    from awsdr.kinds.ami import image_point
+
+    image = {
+        "ImageId": f"ami-{point.point_id}",
+        "State": "available",
+        "Name": f"awsdr-{point.point_id}",
+        "CreationDate": format_window(point.created_at),
+        "Tags": [{"Key": k, "Value": v} for k, v in {**point.tags, "awsdr:kind": "ec2"}.items()],
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": f"/dev/sd{chr(97 + i)}",
+                "Ebs": {"SnapshotId": f"snap-{i}", "VolumeSize": 8, "Encrypted": encrypted, "KmsKeyId": k},
+            }
+            for i, k in enumerate(keys)
+        ],
+    }
+    listed = image_point(image, point.region)
+    assert listed is not None
+    return listed
+
+
+def test_an_ami_copy_listed_from_describe_images_carries_the_key_of_its_volumes():
+    """The encryption control on AMI copies (seen failing every one in make run's demo: a listed
+    image recorded no key). The key is read from the image's block device mappings."""
+    points = healthy(kind="ec2")
+    copies = [p for p in points if p.region == DR]
+    listed = [_ami_copy_as_listed(p, KEY_ARN, KEY_ARN) for p in copies]
+    assert {p.details["kms_key_id"] for p in listed} == {KEY_ARN}
+    others = [p for p in points if p.region != DR]
+    assert results(evaluate(others + listed, verify=[verified(kind="ec2")]), "dr-copy-encrypted") == ["pass"]
+    # one volume of one image under another key: that copy fails, naming both keys
+    other = f"arn:aws:kms:{DR}:123456789012:key/other"
+    listed[0] = _ami_copy_as_listed(copies[0], KEY_ARN, other)
+    rows = evaluate(others + listed, verify=[verified(kind="ec2")])
+    enc = next(r for r in rows if r["control"] == "dr-copy-encrypted")
+    assert enc["result"] == "fail"
+    assert other in enc["evidence"]
+    assert "1 of 12" in enc["evidence"]
+    # an unencrypted image (what moto 5.2.5 makes of CopyImage): said so, not "not recorded"
+    listed[0] = _ami_copy_as_listed(copies[0], None, encrypted=False)
+    enc = next(
+        r
+        for r in evaluate(others + listed, verify=[verified(kind="ec2")])
+        if r["control"] == "dr-copy-encrypted"
+    )
+    assert enc["result"] == "fail"
+    assert "not encrypted" in enc["evidence"]

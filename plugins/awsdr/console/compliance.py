@@ -114,6 +114,12 @@ def _index(points: Iterable[RecoveryPoint]) -> dict[tuple[str, str, str, str], l
     return by
 
 
+def _key_shown(point: RecoveryPoint) -> str:
+    if point.details.get("kms_key_id"):
+        return str(point.details["kms_key_id"])
+    return "none: not encrypted" if point.details.get("encrypted") is False else "not recorded"
+
+
 def _key_matches(recorded: str | None, wanted: str) -> bool:
     if not recorded:
         return False
@@ -278,9 +284,7 @@ def _encryption(
             or not any(_key_matches(p.details.get("kms_key_id"), w) for w in accepted)
         ]
         if bad:
-            shown = ", ".join(
-                f"{p.point_id} (key {p.details.get('kms_key_id') or 'not recorded'})" for p in bad[:5]
-            )
+            shown = ", ".join(f"{p.point_id} (key {_key_shown(p)})" for p in bad[:5])
             more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
             out.append(
                 _row(

@@ -98,6 +98,10 @@ def image_details(image: dict[str, Any]) -> dict[str, Any]:
     ebs = [m["Ebs"] for m in image.get("BlockDeviceMappings", []) if "Ebs" in m]
     snapshot_ids = [e["SnapshotId"] for e in ebs if e.get("SnapshotId")]
     size_gib = sum(int(e.get("VolumeSize") or 0) for e in ebs)
+    # The key each EBS volume of the image is under (AWS gives it per mapping; moto 5.2.5 gives
+    # none and leaves copies unencrypted). One key: that key. Several: all of them, comma-joined
+    # (no single expected key matches, so the encryption control names them).
+    keys = sorted({str(e["KmsKeyId"]) for e in ebs if e.get("KmsKeyId")})
     return {
         "name": image.get("Name"),
         "snapshot_ids": snapshot_ids,
@@ -105,6 +109,7 @@ def image_details(image: dict[str, Any]) -> dict[str, Any]:
         "size_gib": size_gib,
         "size_bytes": size_gib * GIB if size_gib else None,
         "encrypted": bool(ebs) and all(bool(e.get("Encrypted")) for e in ebs),
+        "kms_key_id": ",".join(keys) if keys else None,
         "root_device": image.get("RootDeviceName"),
         "source_instance": image.get("SourceInstanceId"),
     }
