@@ -295,11 +295,7 @@ KILL_POINTS: tuple[KillPoint, ...] = (
         "drill",
         "after:ImportTable",
         1,
-        "drill table made, task dies",
-        known_bug=(
-            "failover engine: the retried data_layer sends the Aurora restore of ledger-drill again"
-            " (moto: DBClusterSnapshotAlreadyExistsFault) and the drill fails; reported, not fixed"
-        ),
+        "drill table made, task dies (the retry's sweep keeps this run's restores)",
     ),
     KillPoint("drill: in teardown", "drill", "start:drill_teardown", 1, "drill resources made, none removed"),
 )

@@ -80,3 +80,83 @@ def test_a_retried_retention_run_numbers_its_audit_batches_after_the_killed_try(
     assert next_seq(cat, run, "ebs", "silver") == 0
     assert next_seq(cat, run, "vault-ebs", "gold") == 0
     assert next_seq(cat, "scheduled__other", "ebs", "gold") == 0
+
+
+def test_a_retried_drill_sweep_keeps_its_own_runs_restores_and_removes_a_dead_runs(ctx):
+    """3. (kill point ``drill: mid-restore``) A drill's retried ``data_layer`` swept again and
+    deleted the restores its killed try had made for this very run, then restored them a second
+    time (moto refused the second Aurora restore; on AWS the name is still taken while deleting).
+    The sweep keeps what is tagged with its own run id (the plan's ``keep``)."""
+    from types import SimpleNamespace
+
+    from awsdr.failover.handlers import sweep_drills
+    from awsdr.planning import failover as fp
+    from awsdr.policy import load_policy
+    from awsdr.windows import TAG_DRILL
+
+    this, dead = "manual__2026-12-03T06:00:00+00:00", "manual__2026-12-02T06:00:00+00:00"
+    ddb, ec2, rds = (ctx.client(s, DR) for s in ("dynamodb", "ec2", "rds"))
+    for run_id, name in ((this, "orders-drill"), (dead, "orders-drill-old")):
+        tags = [{"Key": TAG_DRILL, "Value": run_id}, {"Key": "awsdr:managed", "Value": "true"}]
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=tags,
+        )
+        rds.create_db_cluster(
+            DBClusterIdentifier=f"{name}-cl",
+            Engine="aurora-postgresql",
+            MasterUsername="dr",
+            MasterUserPassword="drill-password-1",
+            Tags=tags,
+        )
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{name}-db",
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername="dr",
+            MasterUserPassword="drill-password-1",
+            Tags=tags,
+        )
+        ec2.create_volume(
+            AvailabilityZone=f"{DR}a",
+            Size=1,
+            TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
+        )
+    step = fp.Step(
+        id=f"data:{fp.SWEEP_DRILLS}:drills@{DR}",
+        phase="data",
+        action=fp.SWEEP_DRILLS,
+        target=f"drills@{DR}",
+        aws_calls=[],
+        mutating=True,
+        region=DR,
+        params={"tag_key": TAG_DRILL, "keep": this, "kinds": ["aurora", "dynamodb", "ebs", "rds"]},
+    )
+    out = sweep_drills(SimpleNamespace(ctx=ctx, policy=load_policy()), step, {})
+    swept = out["swept"]
+    assert "dynamodb:orders-drill-old" in swept
+    assert "aurora:orders-drill-old-cl" in swept
+    assert "rds:orders-drill-old-db" in swept
+    assert not any("orders-drill-old" not in s and not s.startswith("ebs:") for s in swept), swept
+
+    def drill_of(tags):
+        return {t["Key"]: t["Value"] for t in tags or []}.get(TAG_DRILL)
+
+    assert "orders-drill" in ddb.list_tables()["TableNames"]
+    assert "orders-drill-old" not in ddb.list_tables()["TableNames"] or (
+        ddb.describe_table(TableName="orders-drill-old")["Table"]["TableStatus"] == "DELETING"
+    )
+    clusters = {c["DBClusterIdentifier"]: c.get("Status") for c in rds.describe_db_clusters()["DBClusters"]}
+    assert clusters.get("orders-drill-cl") not in (None, "deleting")
+    instances = {
+        d["DBInstanceIdentifier"]: d.get("DBInstanceStatus")
+        for d in rds.describe_db_instances()["DBInstances"]
+    }
+    assert instances.get("orders-drill-db") not in (None, "deleting")
+    volumes = {drill_of(v.get("Tags")) for v in ec2.describe_volumes()["Volumes"] if v["State"] != "deleting"}
+    assert this in volumes
+    assert dead not in volumes

@@ -401,8 +401,11 @@ def instances_not_running(ctx: AwsContext, region: str, ids: list[str]) -> list[
     return [f"{i} ({states[i]})" for i in ids if states[i] != "running"]
 
 
-def terminate_tagged(ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
-    """Terminate the live instances carrying ``tag_key`` (= ``tag_value`` when given)."""
+def terminate_tagged(
+    ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None, *, keep: str | None = None
+) -> list[str]:
+    """Terminate the live instances carrying ``tag_key`` (= ``tag_value`` when given), except
+    those whose ``tag_key`` is ``keep``."""
     ec2 = ctx.client("ec2", region)
     values = [tag_value] if tag_value is not None else ["*"]
     ids: list[str] = []
@@ -414,7 +417,8 @@ def terminate_tagged(ctx: AwsContext, region: str, tag_key: str, tag_value: str 
     ):
         for reservation in page.get("Reservations", []):
             for inst in reservation.get("Instances", []):
-                if tag_value is None or tag_dict(inst.get("Tags")).get(tag_key) == tag_value:
+                value = tag_dict(inst.get("Tags")).get(tag_key)
+                if (tag_value is None or value == tag_value) and (keep is None or value != keep):
                     ids.append(inst["InstanceId"])
     for batch in chunks(ids, 500):
         ec2.terminate_instances(InstanceIds=batch)

@@ -288,8 +288,11 @@ def reverse_replica(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, 
 def sweep_drills(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, Any]:
     """Delete what a killed drill left behind (restores and instances tagged ``awsdr:drill``).
 
-    The drill DAG runs one run at a time, so at its first round every drill-tagged resource is
-    another (dead) run's. Done once per run (the memo): later rounds find this run's own restores.
+    Resources tagged with this run's id (``keep``) are kept: a retried ``data_layer`` (its try
+    killed after a restore, before the round was recorded) sweeps again, and must not delete the
+    restores it is about to use (on AWS a cluster of that name still deleting is then "already
+    there"; moto 5.2.5 refuses the second restore's automated snapshot name). Done once per run
+    (the memo).
     """
     from awsdr.aws import compute
     from awsdr.kinds import kind_for
@@ -300,8 +303,13 @@ def sweep_drills(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, Any
     gone: list[str] = []
     for kind in p["kinds"]:
         gone += [
-            f"{kind}:{x}" for x in kind_for(kind, run.policy).cleanup(run.ctx, step.region, p["tag_key"])
+            f"{kind}:{x}"
+            for x in kind_for(kind, run.policy).cleanup(
+                run.ctx, step.region, p["tag_key"], keep=p.get("keep")
+            )
         ]
-    gone += [f"ec2:{x}" for x in compute.terminate_tagged(run.ctx, step.region, p["tag_key"])]
+    gone += [
+        f"ec2:{x}" for x in compute.terminate_tagged(run.ctx, step.region, p["tag_key"], keep=p.get("keep"))
+    ]
     memo["swept"] = f"swept {len(gone)} leftover(s) of earlier drills: {', '.join(gone[:20]) or 'none'}"
     return outcome(DONE if gone else ALREADY, memo["swept"], swept=gone)

@@ -33,6 +33,7 @@ from awsdr.kinds.base import (
     RecoveryPoint,
     Resource,
     point_from_tags,
+    tag_selected,
 )
 from awsdr.windows import (
     RDS_SNAPSHOT,
@@ -611,8 +612,8 @@ def resource_tags(rds: Any, item: dict[str, Any], arn_key: str) -> dict[str, str
     return tag_dict(rds.list_tags_for_resource(ResourceName=arn).get("TagList")) if arn else {}
 
 
-def has_tag(tags: dict[str, str], key: str, value: str | None) -> bool:
-    return key in tags and (value is None or tags[key] == value)
+def has_tag(tags: dict[str, str], key: str, value: str | None, keep: str | None = None) -> bool:
+    return tag_selected(tags, key, value, keep)
 
 
 def run_bounded(fn: Callable[[str], str], items: list[str]) -> dict[str, str]:

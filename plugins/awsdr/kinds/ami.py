@@ -25,6 +25,7 @@ from awsdr.kinds.base import (
     Resource,
     Restored,
     point_from_tags,
+    tag_selected,
 )
 from awsdr.kinds.ebs import (
     Ec2TagsMixin,
@@ -737,7 +738,15 @@ class AmiKind(Ec2TagsMixin, Kind):
             )
         return problems
 
-    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+    def cleanup(
+        self,
+        ctx: AwsContext,
+        region: str,
+        tag_key: str,
+        tag_value: str | None = None,
+        *,
+        keep: str | None = None,
+    ) -> list[str]:
         ec2 = ctx.client("ec2", region)
         tag_filter = (
             {"Name": "tag-key", "Values": [tag_key]}
@@ -749,8 +758,7 @@ class AmiKind(Ec2TagsMixin, Kind):
             for i in self._restore_instances(
                 ec2, [tag_filter, {"Name": "instance-state-name", "Values": list(_NOT_GONE)}]
             )
-            if tag_key in (tags := tag_dict(i.get("Tags")))
-            and (tag_value is None or tags[tag_key] == tag_value)
+            if tag_selected(tag_dict(i.get("Tags")), tag_key, tag_value, keep)
         ]
         going = [i["InstanceId"] for i in instances if (i.get("State") or {}).get("Name") == "shutting-down"]
         todo = [i["InstanceId"] for i in instances if i["InstanceId"] not in going]

@@ -223,7 +223,15 @@ class AuroraKind(RdsFamilyKind):
             problems.insert(0, f"{restored.resource_id}: not available ({fresh.error or fresh.status})")
         return problems
 
-    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+    def cleanup(
+        self,
+        ctx: AwsContext,
+        region: str,
+        tag_key: str,
+        tag_value: str | None = None,
+        *,
+        keep: str | None = None,
+    ) -> list[str]:
         """Delete the clusters carrying the tag: their instances first, then the cluster.
 
         Every member of a tagged cluster goes with it (a cluster cannot be deleted with members).
@@ -233,7 +241,7 @@ class AuroraKind(RdsFamilyKind):
         todo: dict[str, list[str]] = {}
         for page in rds.get_paginator("describe_db_clusters").paginate():
             for cl in page["DBClusters"]:
-                if not has_tag(resource_tags(rds, cl, "DBClusterArn"), tag_key, tag_value):
+                if not has_tag(resource_tags(rds, cl, "DBClusterArn"), tag_key, tag_value, keep):
                     continue
                 ident = cl["DBClusterIdentifier"]
                 if cl.get("Status") == "deleting":

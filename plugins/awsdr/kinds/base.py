@@ -320,8 +320,17 @@ class Kind:
         """
         raise NotImplementedError
 
-    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
-        """Delete every resource of this kind in ``region`` carrying ``tag_key`` (= ``tag_value``).
+    def cleanup(
+        self,
+        ctx: AwsContext,
+        region: str,
+        tag_key: str,
+        tag_value: str | None = None,
+        *,
+        keep: str | None = None,
+    ) -> list[str]:
+        """Delete every resource of this kind in ``region`` carrying ``tag_key`` (= ``tag_value``),
+        except those whose ``tag_key`` is ``keep`` (a drill's sweep keeps its own run's restores).
 
         Only resources made by :meth:`restore` carry these tags. Idempotent; returns the ids
         deleted or being deleted.
@@ -333,6 +342,11 @@ class Kind:
     @staticmethod
     def batches(items: list[Any], size: int) -> list[list[Any]]:
         return chunks(items, size)
+
+
+def tag_selected(tags: dict[str, str], key: str, value: str | None, keep: str | None = None) -> bool:
+    """Whether ``tags`` carry ``key`` (= ``value`` when given), and not with the value ``keep``."""
+    return key in tags and (value is None or tags[key] == value) and (keep is None or tags[key] != keep)
 
 
 @dataclass

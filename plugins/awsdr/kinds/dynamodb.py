@@ -70,6 +70,7 @@ from awsdr.kinds.base import (
     Restored,
     RetryLater,
     point_from_tags,
+    tag_selected,
 )
 from awsdr.kinds.s3 import (
     copy_version,
@@ -1399,7 +1400,15 @@ class DynamoDbKind(Kind):
             problems.append("content digest differs")
         return problems
 
-    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+    def cleanup(
+        self,
+        ctx: AwsContext,
+        region: str,
+        tag_key: str,
+        tag_value: str | None = None,
+        *,
+        keep: str | None = None,
+    ) -> list[str]:
         """Delete every table in ``region`` tagged ``tag_key`` (= ``tag_value``); pool of 8.
 
         A table still being created cannot be deleted yet: it is left for the next cleanup.
@@ -1426,7 +1435,7 @@ class DynamoDbKind(Kind):
 
         def _one(name: str) -> str | None:
             tags = _tags(name)
-            if tag_key not in tags or (tag_value is not None and tags[tag_key] != tag_value):
+            if not tag_selected(tags, tag_key, tag_value, keep):
                 return None
             try:
                 client.delete_table(TableName=name)

@@ -26,6 +26,7 @@ from awsdr.kinds.base import (
     Resource,
     Restored,
     point_from_tags,
+    tag_selected,
 )
 from awsdr.planning.retention import is_archived
 from awsdr.windows import (
@@ -688,7 +689,15 @@ class EbsKind(Ec2TagsMixin, Kind):
             problems.append(f"volume was made from {vol['SnapshotId']}, not from {restored.point_id}")
         return problems
 
-    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+    def cleanup(
+        self,
+        ctx: AwsContext,
+        region: str,
+        tag_key: str,
+        tag_value: str | None = None,
+        *,
+        keep: str | None = None,
+    ) -> list[str]:
         ec2 = ctx.client("ec2", region)
         tag_filter = (
             {"Name": "tag-key", "Values": [tag_key]}
@@ -698,8 +707,7 @@ class EbsKind(Ec2TagsMixin, Kind):
         volumes = [
             v
             for v in self._volumes(ec2, [tag_filter])
-            if tag_key in (tags := tag_dict(v.get("Tags")))
-            and (tag_value is None or tags[tag_key] == tag_value)
+            if tag_selected(tag_dict(v.get("Tags")), tag_key, tag_value, keep)
         ]
         gone = [v["VolumeId"] for v in volumes if v.get("State") in ("deleting", "deleted")]
         in_use = [v["VolumeId"] for v in volumes if v.get("State") == "in-use"]

@@ -176,7 +176,15 @@ class RdsKind(RdsFamilyKind):
             problems.insert(0, f"{restored.resource_id}: status is {facts['status']}, not available")
         return problems
 
-    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+    def cleanup(
+        self,
+        ctx: AwsContext,
+        region: str,
+        tag_key: str,
+        tag_value: str | None = None,
+        *,
+        keep: str | None = None,
+    ) -> list[str]:
         """Delete (no final snapshot, no retained backups) the instances carrying the tag.
 
         Aurora members are left to :class:`~awsdr.kinds.aurora.AuroraKind`.
@@ -188,7 +196,7 @@ class RdsKind(RdsFamilyKind):
             for db in page["DBInstances"]:
                 if db.get("DBClusterIdentifier"):
                     continue
-                if not has_tag(resource_tags(rds, db, "DBInstanceArn"), tag_key, tag_value):
+                if not has_tag(resource_tags(rds, db, "DBInstanceArn"), tag_key, tag_value, keep):
                     continue
                 ident = db["DBInstanceIdentifier"]
                 (done if db.get("DBInstanceStatus") == "deleting" else todo).append(ident)

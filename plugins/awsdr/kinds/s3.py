@@ -2185,6 +2185,14 @@ class S3Kind(Kind):
             problems.append(f"{len(missing)} object {noun} missing in {bucket}: {_few(sorted(missing))}")
         return problems
 
-    def cleanup(self, ctx: AwsContext, region: str, tag_key: str, tag_value: str | None = None) -> list[str]:
+    def cleanup(
+        self,
+        ctx: AwsContext,
+        region: str,
+        tag_key: str,
+        tag_value: str | None = None,
+        *,
+        keep: str | None = None,
+    ) -> list[str]:
         """S3 restores create nothing, so there is nothing to clean up."""
         return []
