@@ -299,3 +299,79 @@ def test_a_killed_drills_leftovers_are_swept_by_the_next_drill(ctx, run):
     assert [i for r in live for i in r["Instances"]] == []
     # a later round of the same run does not sweep (by then the tagged restores are its own)
     assert handlers.HANDLERS[fp.SWEEP_DRILLS](run, step, memo)["outcome"] == "already"
+
+
+def test_aurora_failback_freezes_the_dr_writer_before_its_snapshot_and_restores_it_at_home(ctx):
+    """Aurora without a global database: the DR cluster is frozen (security groups swapped for
+    one with no inbound rule, writer rebooted) before the snapshot sent home is taken, so every
+    write made in the DR region is in ``<name>-failback``; the audit gets the freeze."""
+    from awsdr.failover.steps import run_data_steps
+
+    policy = load_policy()
+    ec2, rds = ctx.client("ec2", DR), ctx.client("rds", DR)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    app_sg = ec2.create_security_group(GroupName="ledger-app", Description="app", VpcId=vpc)["GroupId"]
+    rds.create_db_cluster(
+        DBClusterIdentifier="ledger",
+        Engine="aurora-postgresql",
+        MasterUsername="u",
+        MasterUserPassword="password1",
+        VpcSecurityGroupIds=[app_sg],
+        StorageEncrypted=True,
+        KmsKeyId=ctx.client("kms", DR).create_key()["KeyMetadata"]["Arn"],
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="ledger-1",
+        DBClusterIdentifier="ledger",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
+    home_key = ctx.client("kms", PRIMARY).create_key()["KeyMetadata"]["Arn"]
+    plan = fp.plan_runbook(
+        policy.failover,
+        strategy="backup-restore",
+        primary_region=PRIMARY,
+        dr_regions=policy.dr_regions,
+        target_region=DR,
+        direction=fp.FAILBACK,
+        run_id="manual__t1",
+        facts={},
+        kms_key=home_key,
+    )
+    step = next(s for s in plan if s.target == "aurora/ledger" and s.phase == fp.DATA)
+    assert step.action == fp.RESYNC_TO_PRIMARY
+    assert step.params["freeze"] is True
+    order: list[str] = []
+    for op in ("ModifyDBCluster", "RebootDBInstance", "CreateDBClusterSnapshot"):
+        rds.meta.events.register(f"before-call.rds.{op}", lambda op=op, **_: order.append(op))
+    memo: dict = {}
+    window = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    results = run_data_steps(ctx, policy, [step], window=window, run_id="manual__t1", memo=memo)
+    assert [r["outcome"] for r in results] in (["done"], ["waiting"]), results[0]["detail"]
+    # the freeze comes before the capture: nothing written after the snapshot is left behind
+    assert order[:3] == ["ModifyDBCluster", "RebootDBInstance", "CreateDBClusterSnapshot"], order
+    cl = rds.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"][0]
+    groups = [g["VpcSecurityGroupId"] for g in cl["VpcSecurityGroups"]]
+    freeze = ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
+    assert [g["GroupName"] for g in freeze] == ["awsdr-freeze-ledger"]
+    assert freeze[0]["IpPermissions"] == []
+    assert freeze[0]["VpcId"] == vpc
+    tags = {t["Key"]: t["Value"] for t in cl["TagList"]}
+    assert tags[fencing.TAG_FREEZE_GROUPS] == app_sg  # how to lift it
+    home = ctx.client("rds", PRIMARY).describe_db_clusters(DBClusterIdentifier="ledger-failback")[
+        "DBClusters"
+    ]
+    assert home
+    # until the restore is available the step waits; the next round finds it and carries the freeze
+    for _ in range(3):
+        if results[0]["outcome"] == "done" or results[0].get("freeze"):
+            break
+        results = run_data_steps(ctx, policy, [step], window=window, run_id="manual__t1", memo=memo)
+    assert results[0]["freeze"]["how"].startswith("ledger in ap-northeast-1: security groups ->")
+    assert results[0]["freeze"]["seconds"] >= 0
+    assert results[0]["reconciled"] == {"snapshot_after_freeze": True}
+    # a second round freezes, captures and restores nothing again
+    order.clear()
+    again = run_data_steps(ctx, policy, [step], window=window, run_id="manual__t1", memo=memo)
+    assert again[0]["outcome"] in ("already", "done")
+    assert order == []

@@ -93,8 +93,14 @@ def test_failback_brings_every_kind_home_without_loss(policy):
     assert rds.params["dr_writer"] == "orders-db-dr"
     assert rds.params["record"] == "orders-db.example.com."
     assert by_target["s3/awsdr-demo-orders-assets"].action == fp.SYNC_BUCKET_HOME
-    # aurora without a global database: the snapshot path, flagged as not lossless
-    assert "NOT lossless" in by_target["aurora/ledger"].note
+    # aurora without a global database: frozen first, then the snapshot sent home (lossless)
+    ledger = by_target["aurora/ledger"]
+    assert ledger.action == fp.RESYNC_TO_PRIMARY
+    assert ledger.params["freeze"] is True
+    assert ledger.note.startswith("lossless: ledger is frozen first")
+    freeze_call = next(i for i, c in enumerate(ledger.aws_calls) if "the write freeze" in c)
+    snapshot_call = next(i for i, c in enumerate(ledger.aws_calls) if "create_db_cluster_snapshot" in c)
+    assert freeze_call < snapshot_call
     # the database record comes home with the traffic, after the data
     record = next(s for s in steps if s.action == fp.MOVE_DB_RECORD)
     assert record.params == {

@@ -19,8 +19,9 @@ RDS instance                stopped (``StopDBInstance``); with a cross-   the da
                             to the read-only replica before it
 Aurora global database      the switchover itself (``Switchover=True``:   the switchover back (no data loss)
                             Aurora makes the old writer read-only first)
-Aurora cluster              stopped (``StopDBCluster``) where AWS allows  as RDS, with a replica cluster at home
-                            it, else after the promotion, as RDS
+Aurora cluster              stopped (``StopDBCluster``) where AWS allows  security groups replaced by one with no
+                            it, else after the promotion, as RDS          inbound rule, writer rebooted (it stays
+                                                                          available for the snapshot sent home)
 ==========================  ============================================  =========================================
 
 An unreachable primary (connection refused or timed out, 5xx) cannot be fenced: it is recorded
@@ -289,3 +290,132 @@ def stop_cluster(ctx: AwsContext, region: str, ident: str) -> tuple[str, str]:
     except ClientError as err:
         return BLOCKED, f"StopDBCluster {ident}: {error_code(err)}"
     return STOPPING, f"StopDBCluster {ident}"
+
+
+# --- Aurora write freeze (failback without a global database) ---------------------------------------
+
+#: The security groups a frozen cluster had, comma-joined ("none"), to lift the freeze by hand.
+TAG_FREEZE_GROUPS = "awsdr:freeze-groups"
+#: The run that froze the cluster.
+TAG_FROZEN_BY = "awsdr:frozen-by"
+FROZEN = "frozen"
+FREEZING = "freezing"
+
+
+def freeze_group_name(cluster: str) -> str:
+    return f"awsdr-freeze-{cluster}"[:255]
+
+
+def _cluster_vpc(ctx: AwsContext, region: str, cluster: dict[str, Any]) -> str | None:
+    """The VPC of an Aurora cluster: its subnet group's, else its security groups', else the default."""
+    rds, ec2 = ctx.client("rds", region), ctx.client("ec2", region)
+    group = cluster.get("DBSubnetGroup")
+    if group:
+        try:
+            found = rds.describe_db_subnet_groups(DBSubnetGroupName=group)["DBSubnetGroups"]
+            if found and found[0].get("VpcId"):
+                return str(found[0]["VpcId"])
+        except ClientError as err:
+            log.warning(
+                "subnet group %s of %s: %s", group, cluster.get("DBClusterIdentifier"), error_code(err)
+            )
+    ids = [
+        g["VpcSecurityGroupId"] for g in cluster.get("VpcSecurityGroups") or [] if g.get("VpcSecurityGroupId")
+    ]
+    if ids:
+        groups = ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+        if groups and groups[0].get("VpcId"):
+            return str(groups[0]["VpcId"])
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    return str(vpcs[0]["VpcId"]) if vpcs else None
+
+
+def _freeze_group(ctx: AwsContext, region: str, vpc: str | None, cluster: str) -> str:
+    """The freeze security group of ``cluster`` (no inbound rule), found by name or made once."""
+    ec2 = ctx.client("ec2", region)
+    name = freeze_group_name(cluster)
+    filters = [{"Name": "group-name", "Values": [name]}] + (
+        [{"Name": "vpc-id", "Values": [vpc]}] if vpc else []
+    )
+    found = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+    if found:
+        return str(found[0]["GroupId"])
+    kwargs: dict[str, Any] = {
+        "GroupName": name,
+        "Description": f"awsdr write freeze of {cluster}: no inbound rule",
+        "TagSpecifications": [
+            {
+                "ResourceType": "security-group",
+                "Tags": [
+                    {"Key": "awsdr:managed", "Value": "true"},
+                    {"Key": "awsdr:freeze-of", "Value": cluster},
+                ],
+            }
+        ],
+    }
+    if vpc:
+        kwargs["VpcId"] = vpc
+    try:
+        return str(ec2.create_security_group(**kwargs)["GroupId"])
+    except ClientError as err:
+        if error_code(err) != "InvalidGroup.Duplicate":
+            raise
+        return str(ec2.describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"])
+
+
+def freeze_cluster(
+    ctx: AwsContext, region: str, cluster: str, run_id: str, memo: dict[str, Any]
+) -> tuple[str, str]:
+    """Stop every client write to the Aurora cluster ``cluster`` while it stays available.
+
+    A cluster must be ``available`` for a snapshot, so it is not stopped: its VPC security groups
+    are replaced by ``awsdr-freeze-<cluster>`` (no inbound rule; the originals are kept in the
+    cluster's tag ``awsdr:freeze-groups``), so no client can connect, and its writer is rebooted
+    once so that the sessions already open end. ``(frozen | freezing, detail)``: frozen when the
+    cluster and its writer are available again under the freeze group alone. Idempotent; ``memo``
+    (one per step and run) holds the reboot and the start time.
+    """
+    from awsdr.kinds._rds_common import describe_clusters, describe_instances, resource_tags
+
+    rds = ctx.client("rds", region)
+    cl = describe_clusters(rds, [cluster]).get(cluster)
+    if cl is None:
+        raise LookupError(f"Aurora cluster {cluster} not found in {region}: nothing to freeze")
+    current = [
+        g["VpcSecurityGroupId"] for g in cl.get("VpcSecurityGroups") or [] if g.get("VpcSecurityGroupId")
+    ]
+    group = memo.get("group") or _freeze_group(ctx, region, _cluster_vpc(ctx, region, cl), cluster)
+    memo["group"] = group
+    tags = resource_tags(rds, cl, "DBClusterArn")
+    original = tags.get(TAG_FREEZE_GROUPS) or ",".join(g for g in current if g != group) or "none"
+    done: list[str] = []
+    if current != [group]:
+        # the originals first (a retry after a kill here finds them in the tag, not the freeze group)
+        rds.add_tags_to_resource(
+            ResourceName=cl["DBClusterArn"],
+            Tags=[{"Key": TAG_FREEZE_GROUPS, "Value": original}, {"Key": TAG_FROZEN_BY, "Value": run_id}],
+        )
+        rds.modify_db_cluster(DBClusterIdentifier=cluster, VpcSecurityGroupIds=[group], ApplyImmediately=True)
+        done.append(f"security groups {original} -> {group} (no inbound rule)")
+    memo.setdefault("original_groups", original)
+    members = cl.get("DBClusterMembers") or []
+    writer = next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
+    if writer and "rebooted" not in memo:
+        try:
+            rds.reboot_db_instance(DBInstanceIdentifier=writer)
+        except ClientError as err:
+            if not error_code(err).startswith("InvalidDBInstanceState"):
+                raise
+            return FREEZING, "; ".join([*done, f"{writer} not rebootable yet ({error_code(err)})"])
+        memo["rebooted"] = writer
+        done.append(f"writer {writer} rebooted (open sessions end)")
+    cl = describe_clusters(rds, [cluster]).get(cluster) or cl
+    status = (
+        describe_instances(rds, [writer]).get(writer, {}).get("DBInstanceStatus") if writer else "available"
+    )
+    if cl.get("Status") != "available" or status != "available":
+        return FREEZING, "; ".join([*done, f"{cluster} {cl.get('Status')}, writer {writer} {status}"])
+    return FROZEN, (
+        f"{cluster}: only {group} (no inbound rule) since its writer {writer or '-'} rebooted; "
+        f"its own groups ({memo['original_groups']}) are in the tag {TAG_FREEZE_GROUPS}"
+    )

@@ -465,11 +465,12 @@ def check_readiness(
                     f"{key_}: a failback needs databases[].dns (the record clients reach {db.name} by): "
                     f"it is the write freeze in {target} and moves to the home replica",
                 )
-            elif db.kind == "aurora" and mode != fp.MODE_GLOBAL_CLUSTER:
+            elif db.kind == "aurora" and mode != fp.MODE_GLOBAL_CLUSTER and not db.dns:
                 f.add(
                     "warning",
-                    f"{key_}: not an Aurora global database: the failback restores a snapshot of the DR "
-                    "writer, and writes after it stay in the DR region",
+                    f"{key_}: no databases[].dns: the failback freezes the DR writer and restores all of "
+                    f"it at home as {fp.restore_name(db.kind, db.name, direction=fp.FAILBACK, drill=False)}, "
+                    f"but clients keep reaching the stale {db.name} until they are pointed at it",
                 )
             elif db.kind == "dynamodb" and mode == fp.MODE_RESTORE:
                 status = _table_status(ctx, home, db.name)

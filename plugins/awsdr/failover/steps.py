@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from awsdr.aws import compute, route53
 from awsdr.aws.context import error_code
 from awsdr.copies import copy_tags
-from awsdr.failover import handlers
+from awsdr.failover import fencing, handlers
 from awsdr.failover.common import (
     ALREADY,
     DEAD_DB_STATES,
@@ -43,7 +43,7 @@ from awsdr.kinds.base import (
     Restored,
 )
 from awsdr.planning import failover as fp
-from awsdr.windows import format_window, point_tags
+from awsdr.windows import format_window, parse_window, point_tags
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -304,7 +304,7 @@ def run_data_steps(
         else:
             results.append(_result(step, STEP_FAILED, f"unknown data action {step.action}", retryable=False))
     if resyncs:
-        results.extend(_resync(ctx, policy, resyncs, waits, window=window, run_id=run_id))
+        results.extend(_resync(ctx, policy, resyncs, waits, window=window, run_id=run_id, memo=memo))
     _apply_waits(waits, results)
     # A DynamoDB table restored by a real failover is the writer now: point-in-time recovery on,
     # so that backups (and the failback's cross-region export) can cover it.
@@ -360,18 +360,28 @@ def _resync(
     *,
     window: datetime,
     run_id: str,
+    memo: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Failback data: capture the DR writer, copy home, restore there; each stage batched.
+    """Failback data: freeze the DR writer (``freeze``), capture it, copy home, restore there;
+    each stage batched.
 
-    A step whose restored target already exists at home is not captured or copied again.
+    A step whose restored target already exists at home is not frozen, captured or copied again.
+    A step whose freeze is not complete is ``waiting``: nothing of it is captured before the
+    freeze, so the point sent home holds every write made in the DR region.
     """
+    memo = memo if memo is not None else {}
     results: dict[str, dict[str, Any]] = {}
     todo: list[fp.Step] = []
     for step in steps:
         p = step.params
         status = _exists(ctx, policy, p["kind"], step.region, p["name"])
         if status != MISSING:
-            results[step.id] = _result(step, ALREADY, f"{p['name']} already in {step.region} ({status})")
+            results[step.id] = _result(
+                step,
+                ALREADY,
+                f"{p['name']} already in {step.region} ({status})",
+                **_freeze_record(memo.get(step.id) or {}),
+            )
             waits.restore(
                 step.id,
                 Restored(
@@ -387,9 +397,32 @@ def _resync(
             todo.append(step)
     stage_delay, stage_attempts = 0.0, 1
 
+    # Stage 0: the write freeze (an Aurora DR writer): the capture below comes after it.
+    for step in todo:
+        p = step.params
+        if not p.get("freeze") or not p.get("dr_writer"):
+            continue
+        m = memo.setdefault(step.id, {})
+        m.setdefault("freeze_started_at", format_window(now_utc()))
+        try:
+            state, detail = fencing.freeze_cluster(
+                ctx, _dr_region_of(step, policy), p["dr_writer"], run_id, m
+            )
+        except (LookupError, ClientError, BotoCoreError) as err:
+            results[step.id] = _result(step, STEP_FAILED, f"freeze: {err}", retryable=is_retryable(err))
+            continue
+        m["freeze_how"] = (
+            f"{p['dr_writer']} in {_dr_region_of(step, policy)}: security groups -> {m.get('group')} "
+            "(no inbound rule), writer rebooted"
+        )
+        if state != fencing.FROZEN:
+            results[step.id] = _result(step, WAITING, f"write freeze: {detail}", retryable=True)
+
     # Stage 1: the DR-side point (a fresh capture of the DR writer, or the newest copy in a drill).
     points: dict[str, RecoveryPoint] = {}
     for step in todo:
+        if step.id in results:  # its freeze is not complete (or failed): nothing captured yet
+            continue
         p = step.params
         dr_region = _dr_region_of(step, policy)
         try:
@@ -444,16 +477,36 @@ def _resync(
                 ctx, copies[step.id], name=p["name"], tags=dict(p.get("tags") or {})
             )
             waits.restore(step.id, item)
+            m = memo.get(step.id) or {}
+            if m.get("freeze_how"):
+                m.setdefault("freeze_ended_at", format_window(now_utc()))
             results[step.id] = _result(
                 step,
                 DONE,
                 f"{p['dr_writer'] or 'DR copy'} -> {points[step.id].point_id} -> {copies[step.id].point_id} -> "
-                f"{item.resource_id}",
+                f"{item.resource_id}" + ("; DR writer frozen" if m.get("freeze_how") else ""),
                 resource=item.resource_id,
+                **_freeze_record(m),
             )
         except (CaptureError, ClientError, BotoCoreError, ValueError) as err:
             results[step.id] = _result(step, STEP_FAILED, f"restore: {err}", retryable=is_retryable(err))
     return [results[s.id] for s in steps if s.id in results]
+
+
+def _freeze_record(m: dict[str, Any]) -> dict[str, Any]:
+    """The audit's ``freeze`` of a resync step (how, start, end, seconds), once it has one."""
+    if not m.get("freeze_how") or not m.get("freeze_ended_at"):
+        return {}
+    started, ended = parse_window(m["freeze_started_at"]), parse_window(m["freeze_ended_at"])
+    return {
+        "freeze": {
+            "how": m["freeze_how"],
+            "started_at": m["freeze_started_at"],
+            "ended_at": m["freeze_ended_at"],
+            "seconds": (ended - started).total_seconds(),
+        },
+        "reconciled": {"snapshot_after_freeze": True},
+    }
 
 
 def _dr_region_of(step: fp.Step, policy: Policy) -> str:

@@ -105,7 +105,10 @@ def _failover_names(policy: Policy) -> dict[str, list[str]]:
         if db.kind == "dynamodb":
             out["table"].append(db.name)
         else:
-            out["db"] += [v for n in (db.name, *db.replicas.values()) for v in _variants(n)]
+            names = [v for n in (db.name, *db.replicas.values()) for v in _variants(n)]
+            # an Aurora cluster restored by a failover has one instance, <cluster>-1: the failback's
+            # write freeze reboots it (awsdr.failover.fencing.freeze_cluster)
+            out["db"] += names + ([f"{n}-1" for n in names] if db.kind == "aurora" else [])
         if db.global_cluster:
             out["global"].append(db.global_cluster)
     for b in getattr(fo, "buckets", ()):

@@ -722,11 +722,21 @@ def _data_failback(
             "moving to it; promoted at zero lag, so nothing written in the DR region is lost",
         )
         return
+    freeze = db.kind == "aurora"
     b.add(
         DATA,
         RESYNC_TO_PRIMARY,
         key,
         [
+            *(
+                [
+                    f"ec2.create_security_group(awsdr-freeze-{dr_writer}, no inbound rule) in {dr}",
+                    f"rds.modify_db_cluster({dr_writer}, VpcSecurityGroupIds=[awsdr-freeze-{dr_writer}]) "
+                    f"and rds.reboot_db_instance(<its writer>) in {dr} (the write freeze)",
+                ]
+                if freeze
+                else []
+            ),
             _snapshot_calls(db.kind, dr_writer, dr),
             _copy_call(db.kind, dr, home, kms_key),
             *_restore_calls(db.kind, name, "<the copy>", home),
@@ -742,10 +752,23 @@ def _data_failback(
             "name": name,
             "kms_key": kms_key,
             "tags": {"awsdr:failback-of": key},
+            "freeze": freeze,
+            "record": db.dns,
         },
-        note=f"the DR writer {dr_writer} is captured, copied home and restored as {name} next to the "
-        "original (never over it). NOT lossless: writes after the snapshot stay in the DR region; "
-        "an Aurora global database (global_cluster) fails back without loss",
+        note=(
+            f"lossless: {dr_writer} is frozen first (no client can connect: its security groups "
+            f"swapped for one with no inbound rule, its writer rebooted), then captured, copied home "
+            f"and restored as {name} next to the original (never over it); "
+            + (
+                f"{db.dns} moves to it with the traffic"
+                if db.dns
+                else "NO databases[].dns: clients must be pointed at it by hand"
+            )
+            + "; the DR cluster stays frozen"
+            if freeze
+            else f"the DR writer {dr_writer} is captured, copied home and restored as {name} next to "
+            "the original (never over it)"
+        ),
     )
 
 
