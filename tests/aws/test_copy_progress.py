@@ -148,3 +148,46 @@ def test_a_failed_status_call_is_retried_at_the_next_check(ctx, monkeypatch):
     event = _fire(trigger)
     assert event["woke"] == "progress"
     assert len(calls) == 2
+
+
+def test_a_dynamodb_export_copy_in_flight_is_watched_like_any_other_copy(ctx):
+    """A DynamoDB DR copy is a point-in-time export (its id is the export's ARN, described in the
+    table's region): the trigger sees it finish and wakes the task, instead of the wake timer."""
+    from conftest import PRIMARY
+
+    ddb = ctx.client("dynamodb", PRIMARY)
+    ddb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.update_continuous_backups(
+        TableName="orders", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    ctx.client("s3", DR).create_bucket(
+        Bucket="exports-dr", CreateBucketConfiguration={"LocationConstraint": DR}
+    )
+    table_arn = ddb.describe_table(TableName="orders")["Table"]["TableArn"]
+    from datetime import datetime
+
+    from awsdr.kinds.dynamodb import pitr_export, pitr_status
+
+    latest = datetime.fromisoformat(pitr_status(ddb, "orders")["latest_restorable"])
+    export_arn = pitr_export(ctx, PRIMARY, table_arn, latest, "exports-dr", "exports/gold/orders", DR)
+    entry = {
+        "kind": "dynamodb",
+        "point_id": export_arn,
+        "arn": export_arn,
+        "source_id": "orders",
+        "region": DR,
+        "plan": "gold",
+        "window": "2026-11-24T10:00:00Z",
+        "status": "creating",
+    }
+    trigger = PointsProgressTrigger(
+        kind="dynamodb", plan="gold", watch={DR: [entry]}, check_every=0.05, wake_after=HOUR
+    )
+    event = _fire(trigger)
+    assert event["woke"] == "progress"
+    assert event["changed"] == [{"point": export_arn, "region": DR, "status": "available"}]

@@ -625,9 +625,21 @@ class DynamoDbKind(Kind):
         }
 
     def refresh(self, ctx: AwsContext, region: str, points: list[RecoveryPoint]) -> list[RecoveryPoint]:
+        """Backups: one ListBackups of ``region``. Export copies (a DR copy's id is its export's
+        ARN): DescribeExport in the table's region, where the export runs (pool of 8), so the
+        copy queue's trigger sees an export finish like any other copy."""
+        exports = [p for p in points if not is_backup_arn(p.point_id) and p.point_id.startswith("arn:")]
+        by_region: dict[str, list[RecoveryPoint]] = {}
+        for p in exports:
+            by_region.setdefault(p.point_id.split(":")[3] or region, []).append(p)
+        for export_region, items in by_region.items():
+            states = export_status(ctx, export_region, [p.point_id for p in items])
+            for p in items:
+                p.status = states.get(p.point_id, MISSING)
+        backups = [p for p in points if not any(p is e for e in exports)]
         client = ctx.client("dynamodb", region)
-        seen = {b["BackupArn"]: b for b in _list_backups(client)} if points else {}
-        for p in points:
+        seen = {b["BackupArn"]: b for b in _list_backups(client)} if backups else {}
+        for p in backups:
             summary = seen.get(p.point_id)
             if summary is None:
                 p.status = MISSING

@@ -8,8 +8,9 @@ AWS freed is refilled within ``check_every`` seconds (5 by default), not a whole
 later. It also fires after ``wake_after`` seconds when nothing changed, so the task re-reads the
 estate at least that often (new points, its deadline).
 
-A point the status call cannot see (``missing``: a DynamoDB export, which ``refresh`` does not
-describe, or a copy deleted meanwhile) is not a change: such a wait falls back to ``wake_after``.
+A point the status call cannot see (``missing``: a copy deleted meanwhile) is not a change: such
+a wait falls back to ``wake_after``. DynamoDB export copies are described in their table's region
+by the kind's ``refresh``, so they wake the task like any other copy.
 A failed status call (throttling, a network blip) is logged and retried at the next check; the
 trigger never fails the task.
 
