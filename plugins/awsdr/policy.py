@@ -206,6 +206,13 @@ ASG_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/@+=-]{0,254}$"
 ECS_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 SUBNET_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
+STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
+#: a template in S3, as CloudFormation's TemplateURL takes it
+TEMPLATE_URL_PATTERN = r"^https://[A-Za-z0-9.-]+\.amazonaws\.com(\.cn)?/\S+$"
+STACK_PARAMETER_PATTERN = r"^[A-Za-z0-9]{1,255}$"
+#: CloudFormation's limit on a template passed in the request (larger ones go to S3, by URL)
+TEMPLATE_BODY_MAX = 51_200
+STACK_CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,6 +415,29 @@ class FailoverBucket:
 
 
 @dataclass(frozen=True)
+class FailoverStack:
+    """A CloudFormation stack the runbook deploys in the DR region (backup & restore, pilot light)
+    as the first step of the compute phase; a drill deploys it as ``<name>-drill`` and deletes it.
+
+    :param template_url: the template in S3 (``TemplateURL``), or
+    :param template_path: a template file (absolute; written relative to the policy file), sent as
+        ``TemplateBody`` (at most 51,200 bytes).
+    """
+
+    name: str
+    region: str
+    template_url: str | None = None
+    template_path: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    capabilities: tuple[str, ...] = ()
+    role_arn: str | None = None
+
+    @property
+    def template(self) -> str:
+        return self.template_url or self.template_path or ""
+
+
+@dataclass(frozen=True)
 class FailoverApproval:
     """The go/no-go of a real failover or failback: an Airflow approval (Required Actions).
 
@@ -504,6 +534,7 @@ class Failover:
     primary_kms_key: str | None = None
     approval: FailoverApproval = field(default_factory=FailoverApproval)
     buckets: tuple[FailoverBucket, ...] = ()
+    stacks: tuple[FailoverStack, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -866,6 +897,38 @@ _BUCKET_KEYS: dict[str, _Key] = {
     ),
 }
 
+_STACK_KEYS: dict[str, _Key] = {
+    "name": _Key(_str_schema(STACK_NAME_PATTERN), "the stack's name in the DR region", required=True),
+    "template": _Key(
+        _str_schema(minLength=1),
+        "an https:// S3 URL of the template, or a template file relative to the policy file",
+        required=True,
+    ),
+    "region": _Key(_str_schema(), "the DR region it is deployed in (absent: the only DR region)"),
+    "parameters": _Key(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": STACK_PARAMETER_PATTERN},
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": ["string", "number", "boolean"]},
+                    {"type": "array", "items": {"type": ["string", "number"]}},
+                ]
+            },
+        },
+        "template parameters: name -> value",
+        default={},
+    ),
+    "capabilities": _Key(
+        {"type": "array", "items": {"enum": list(STACK_CAPABILITIES)}},
+        "what the template may create that CloudFormation makes you acknowledge (IAM resources, macros)",
+        default=[],
+    ),
+    "role_arn": _Key(
+        _str_schema(ROLE_ARN_PATTERN), "the service role CloudFormation uses (absent: the runner's)"
+    ),
+}
+
 _APPROVAL_KEYS: dict[str, _Key] = {
     "required": _Key(
         {"type": "boolean"},
@@ -1001,6 +1064,11 @@ _FAILOVER_KEYS: dict[str, _Key] = {
     "buckets": _Key(
         {"type": "array", "items": _object_schema(_BUCKET_KEYS)},
         "S3 buckets applications write to: fenced on failover, DR writes copied home on failback",
+        default=[],
+    ),
+    "stacks": _Key(
+        {"type": "array", "items": _object_schema(_STACK_KEYS)},
+        "CloudFormation stacks deployed in the DR region first in the compute phase (backup & restore, pilot light)",
         default=[],
     ),
 }
@@ -1957,6 +2025,89 @@ def _bucket(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverBu
     return FailoverBucket(name=name, dr=dr)
 
 
+def _stack(value: Any, path: _PathT, dr_regions: tuple[str, ...], base_dir: Path | None) -> FailoverStack:
+    m = _keyed(value, path, _STACK_KEYS, "a stack ({name, template, region, parameters})")
+    name = _matching(
+        m["name"], (*path, "name"), STACK_NAME_PATTERN, "a stack name: a letter, then letters, digits, -"
+    )
+    tpath = (*path, "template")
+    template = _str(m["template"], tpath, "an https:// S3 URL or a path relative to the policy file")
+    url: str | None = None
+    file: str | None = None
+    if template.startswith(("https://", "http://", "s3://")):
+        url = _matching(
+            template, tpath, TEMPLATE_URL_PATTERN, "an https://<bucket>.s3.<region>.amazonaws.com/<key> URL"
+        )
+    else:
+        candidate = Path(template) if Path(template).is_absolute() else (base_dir or Path.cwd()) / template
+        if not candidate.is_file():
+            raise _Invalid(
+                tpath, f"template file {template!r} not found (looked at {candidate})", "an existing file"
+            )
+        size = candidate.stat().st_size
+        if size > TEMPLATE_BODY_MAX:
+            raise _Invalid(
+                tpath,
+                f"{template} is {size} bytes, over CloudFormation's {TEMPLATE_BODY_MAX} for a template body",
+                "a smaller template, or the template in S3 named by its https:// URL",
+            )
+        file = str(candidate.resolve())
+    if "region" in m:
+        region = _region(m["region"], (*path, "region"))
+        if region not in dr_regions:
+            raise _Invalid(
+                (*path, "region"), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}"
+            )
+    elif len(dr_regions) == 1:
+        region = dr_regions[0]
+    else:
+        raise _Invalid(
+            (*path, "region"), "missing: the policy has several DR regions", f"one of {', '.join(dr_regions)}"
+        )
+    ppath = (*path, "parameters")
+    params: dict[str, str] = {}
+    for key, val in _dict(
+        _get(m, "parameters", _STACK_KEYS), ppath, "a mapping of parameter name to value"
+    ).items():
+        if not isinstance(key, str) or re.fullmatch(STACK_PARAMETER_PATTERN, key) is None:
+            raise _Invalid(
+                (*ppath, str(key)), f"invalid parameter name {key!r}", "letters and digits", at_key=True
+            )
+        if isinstance(val, bool):
+            params[key] = "true" if val else "false"
+        elif isinstance(val, str | int | float):
+            params[key] = str(val)
+        elif isinstance(val, list) and all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in val
+        ):
+            params[key] = ",".join(str(v) for v in val)  # a List<...> parameter: comma-delimited
+        else:
+            raise _Invalid(
+                (*ppath, key), f"got {_describe(val)}", "a string, number, boolean or list of them"
+            )
+    cpath = (*path, "capabilities")
+    caps = tuple(
+        _choice(c, (*cpath, i), STACK_CAPABILITIES)
+        for i, c in enumerate(
+            _list(_get(m, "capabilities", _STACK_KEYS), cpath, "a list of capabilities", non_empty=False)
+        )
+    )
+    role = (
+        _matching(m["role_arn"], (*path, "role_arn"), ROLE_ARN_PATTERN, "an IAM role ARN")
+        if "role_arn" in m
+        else None
+    )
+    return FailoverStack(
+        name=name,
+        region=region,
+        template_url=url,
+        template_path=file,
+        parameters=params,
+        capabilities=caps,
+        role_arn=role,
+    )
+
+
 def _compute(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AsgStandby | EcsStandby:
     if isinstance(value, dict) and "ecs" in value:
         outer = _keyed(
@@ -2046,7 +2197,9 @@ def _ami_launch(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> AmiLau
     )
 
 
-def _failover(value: Any, primary: str, dr_regions: tuple[str, ...]) -> Failover:
+def _failover(
+    value: Any, primary: str, dr_regions: tuple[str, ...], base_dir: Path | None = None
+) -> Failover:
     path: _PathT = ("failover",)
     m = _keyed(value, path, _FAILOVER_KEYS, "the failover runbook")
     strategy = _choice(_get(m, "strategy", _FAILOVER_KEYS), (*path, "strategy"), FAILOVER_STRATEGIES)
@@ -2092,6 +2245,16 @@ def _failover(value: Any, primary: str, dr_regions: tuple[str, ...]) -> Failover
         if any(b.name == bucket.name for b in buckets):
             raise _Invalid((*path, "buckets", i), f"{bucket.name} is listed twice", "each bucket once")
         buckets.append(bucket)
+    stacks: list[FailoverStack] = []
+    for i, item in enumerate(items("stacks", "{name, template, region, parameters}")):
+        stack = _stack(item, (*path, "stacks", i), dr_regions, base_dir)
+        if any((s.name, s.region) == (stack.name, stack.region) for s in stacks):
+            raise _Invalid(
+                (*path, "stacks", i),
+                f"stack {stack.name} in {stack.region} is listed twice",
+                "each stack once",
+            )
+        stacks.append(stack)
     primary_key = None
     if "primary_kms_key" in m:
         primary_key = _matching(
@@ -2140,6 +2303,7 @@ def _failover(value: Any, primary: str, dr_regions: tuple[str, ...]) -> Failover
             timeout=_duration(_get(approval, "timeout", _APPROVAL_KEYS), (*apath, "timeout")),
         ),
         buckets=tuple(buckets),
+        stacks=tuple(stacks),
     )
 
 
@@ -2203,7 +2367,16 @@ def _build_policy(doc: Any, source: str) -> Policy:
                     "resource would be claimed by two plans",
                     "selectors that differ (other tags), or types the other plan does not select",
                 )
-    failover = _failover(m["failover"], primary, dr_regions) if "failover" in m else None
+    failover = (
+        _failover(
+            m["failover"],
+            primary,
+            dr_regions,
+            Path(source).parent if source and not source.startswith("<") else None,
+        )
+        if "failover" in m
+        else None
+    )
     audit = _audit(_get(m, "audit", _POLICY_KEYS))
     compliance = _compliance(_get(m, "compliance", _POLICY_KEYS))
     return Policy(

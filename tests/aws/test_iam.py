@@ -91,15 +91,29 @@ def test_every_action_exists_in_botocore():
         )
 
 
-#: Granted only when the policy configures them (failover.buckets, notifications.sns_topic_arn).
-CONFIGURED = {"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "sns:Publish", "sns:GetTopicAttributes"}
+#: Granted only when the policy configures them (failover.buckets, failover.stacks,
+#: notifications.sns_topic_arn).
+CONFIGURED = {
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "sns:Publish",
+    "sns:GetTopicAttributes",
+    "cloudformation:CreateStack",
+    "cloudformation:UpdateStack",
+    "cloudformation:DeleteStack",
+    "cloudformation:TagResource",
+}
 
 
 def test_policies_grant_every_needed_action_and_nothing_else(docs, tmp_path):
     needed = {a for u in OPERATIONS.values() for a in u.actions} | set(KMS_DATA)
     granted = _granted(docs)
     assert needed - granted <= CONFIGURED
-    assert _granted(documents(load_policy(_full_policy(tmp_path)))) == needed | {"sts:AssumeRole"}
+    # sts:AssumeRole for the vault role, iam:PassRole for the stack's service role (both configured)
+    assert _granted(documents(load_policy(_full_policy(tmp_path)))) == needed | {
+        "sts:AssumeRole",
+        "iam:PassRole",
+    }
     assert sorted(granted - needed) == []
     # the issue's list of actions the old policy missed
     for action in (
@@ -211,11 +225,17 @@ def test_kms_is_limited_to_the_policys_keys(docs):
 
 
 def _full_policy(tmp_path):
-    """The demo policy plus a topic, a vault and a fenced bucket."""
+    """The demo policy plus a topic, a vault, a fenced bucket and a stack."""
     lines = DEFAULT_POLICY_PATH.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("failover:"))
     if not any(line.startswith("  buckets:") for line in lines):
-        at = next(i for i, line in enumerate(lines) if line.startswith("failover:"))
         lines.insert(at + 1, "  buckets: [{s3: awsdr-demo-orders-assets}]")
+    if not any(line.startswith("  stacks:") for line in lines):
+        lines.insert(
+            at + 1,
+            "  stacks: [{name: app-dr, template: 'https://tpl.s3.amazonaws.com/app.yaml',"
+            " role_arn: 'arn:aws:iam::123456789012:role/cfn-deploy'}]",
+        )
     lines += [
         "notifications: {sns_topic_arn: arn:aws:sns:ap-northeast-2:123456789012:awsdr-alerts}",
         "vault: {account_id: '210987654321', role_arn: arn:aws:iam::210987654321:role/awsdr-vault}",

@@ -281,6 +281,17 @@ def reverse_replica(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, 
     raise StillWaiting("promotion", [f"{name} (promoting)"])
 
 
+# --- stacks (compute) ---------------------------------------------------------------------------------------
+
+
+@handler(fp.DEPLOY_STACK)
+def deploy_stack(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, Any]:
+    from awsdr.failover import stacks
+
+    changed, detail = stacks.deploy(run.ctx, step.region, step.params, run.run_id, memo)
+    return outcome(DONE if changed else ALREADY, detail)
+
+
 # --- drills -------------------------------------------------------------------------------------------------
 
 
@@ -310,6 +321,12 @@ def sweep_drills(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, Any
         ]
     gone += [
         f"ec2:{x}" for x in compute.terminate_tagged(run.ctx, step.region, p["tag_key"], keep=p.get("keep"))
+    ]
+    from awsdr.failover import stacks
+
+    gone += [
+        f"cloudformation:{x}"
+        for x in stacks.delete_tagged(run.ctx, step.region, p["tag_key"], keep=p.get("keep"))
     ]
     memo["swept"] = f"swept {len(gone)} leftover(s) of earlier drills: {', '.join(gone[:20]) or 'none'}"
     return outcome(DONE if gone else ALREADY, memo["swept"], swept=gone)

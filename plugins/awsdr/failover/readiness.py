@@ -537,6 +537,22 @@ def check_readiness(
             }
             _check_copy(f, policy, fo, f"ec2/{source}", point, target, now)
 
+    # CloudFormation stacks the compute phase deploys: their templates, every time.
+    if direction == fp.FAILOVER:
+        from awsdr.failover import stacks
+
+        for stack in fo.stacks:
+            if stack.region != target:
+                continue
+            problem = stacks.validate(ctx, stack)
+            if problem is not None:
+                f.add(
+                    "error",
+                    f"cloudformation/{stack.name}: template {stack.template} does not validate: {problem}",
+                )
+            else:
+                checks.append(f"stack {stack.name}: template valid")
+
     # DNS.
     if fo.dns is not None:
         zone_id = route53.find_zone(ctx, fo.dns.zone)

@@ -568,10 +568,41 @@ def _wait_points(
 # --- compute ------------------------------------------------------------------------------------
 
 
-def run_compute_steps(ctx: AwsContext, policy: Policy, steps: list[fp.Step]) -> list[dict[str, Any]]:
-    """Scale, clone, launch or terminate (idempotent); then one batched round over every group,
-    service and instance: what is not serving yet comes back ``waiting``."""
+def run_compute_steps(
+    ctx: AwsContext,
+    policy: Policy,
+    steps: list[fp.Step],
+    *,
+    memo: dict[str, Any] | None = None,
+    run_id: str = "",
+) -> list[dict[str, Any]]:
+    """Deploy the stacks first; then scale, clone, launch or terminate (idempotent), and one
+    batched round over every group, service and instance: what is not serving yet comes back
+    ``waiting``.
+
+    Until every stack is complete the other steps are not started (they come back ``waiting``):
+    a stack may make what they scale.
+    """
     results: list[dict[str, Any]] = []
+    memo = memo if memo is not None else {}
+    stack_steps = [s for s in steps if s.action in handlers.HANDLERS]
+    if stack_steps:
+        run = handlers.Run(ctx=ctx, policy=policy, run_id=run_id)
+        for step in stack_steps:
+            _run_handler(run, step, results, memo)
+        broken = [r["target"] for r in results if r["outcome"] == STEP_FAILED]
+        if broken or any(r["outcome"] not in (DONE, ALREADY) for r in results):
+            for step in steps:
+                if step not in stack_steps:
+                    results.append(
+                        _result(
+                            step, STEP_FAILED, f"not started: {', '.join(broken)} failed", retryable=False
+                        )
+                        if broken
+                        else _result(step, WAITING, "after the stacks", retryable=True)
+                    )
+            return results
+        steps = [s for s in steps if s not in stack_steps]
     waits = _Waits(ctx, policy, 0, 1)
     asg_targets: dict[str, dict[str, int]] = {}
     ecs_targets: dict[tuple[str, str], dict[str, int]] = {}
@@ -881,6 +912,10 @@ def run_teardown_steps(ctx: AwsContext, policy: Policy, steps: list[fp.Step]) ->
                     ctx, region, p["clusters"], p["tag_key"], p["tag_value"]
                 )
                 gone += compute.terminate_tagged(ctx, region, p["tag_key"], p["tag_value"])
+            elif step.action == fp.DELETE_DRILL_STACKS:
+                from awsdr.failover import stacks
+
+                gone = stacks.delete_tagged(ctx, region, p["tag_key"], p["tag_value"])
             elif step.action == fp.DELETE_DRILL_RECORDS:
                 zone_id = route53.find_zone(ctx, p["zone"])
                 gone = (

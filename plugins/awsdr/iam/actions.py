@@ -55,6 +55,7 @@ SCOPES = (
 #: IAM action names that are not botocore operation names (checked against this list instead).
 IAM_ONLY = frozenset(
     {
+        "cloudformation:TagResource",  # tags given to CreateStack/UpdateStack (tag on create)
         "s3:ListBucket",
         "s3:ListBucketVersions",
         "s3:ListAllMyBuckets",
@@ -137,6 +138,16 @@ KMS_DATA = (
 #: (boto3 service name, botocore operation) -> use. Keep sorted by service, then operation.
 OPERATIONS: dict[tuple[str, str], Use] = {
     # --- Auto Scaling: standby groups (failover) and drill copies (tagged, managed) ---
+    # --- CloudFormation: the failover section's stacks (deployed, updated; drill copies deleted) ---
+    ("cloudformation", "CreateStack"): _u(
+        "failover", "cloudformation:CreateStack", "cloudformation:TagResource"
+    ),
+    ("cloudformation", "DeleteStack"): _u("failover", "cloudformation:DeleteStack"),
+    ("cloudformation", "DescribeStacks"): _u("read", "cloudformation:DescribeStacks"),
+    ("cloudformation", "UpdateStack"): _u(
+        "failover", "cloudformation:UpdateStack", "cloudformation:TagResource"
+    ),
+    ("cloudformation", "ValidateTemplate"): _u("read", "cloudformation:ValidateTemplate"),
     ("autoscaling", "CreateAutoScalingGroup"): _u(
         "create", "autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "ec2:RunInstances"
     ),

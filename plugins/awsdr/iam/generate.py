@@ -380,6 +380,24 @@ def _recover(arns: _Arns, uses: list[Use]) -> list[dict[str, Any]]:
                 [a for u in ecs for a in arns.each("ecs", f"service/{u.cluster}/{u.service}", [u.region])],
             )
         )
+    stacks = policy.failover.stacks if policy.failover else ()
+    if stacks and _service_actions(fo, "cloudformation"):
+        # the stacks by name, and their drill copies (<name>-drill, the only ones ever deleted)
+        out.append(
+            _statement(
+                "DeployNamedStacks",
+                _service_actions(fo, "cloudformation"),
+                [
+                    a
+                    for st in stacks
+                    for n in (st.name, f"{st.name}-drill")
+                    for a in arns.each("cloudformation", f"stack/{n}/*", [st.region])
+                ],
+            )
+        )
+        roles = sorted({st.role_arn for st in stacks if st.role_arn})
+        if roles:
+            out.append(_statement("PassStackRoles", ["iam:PassRole"], roles))
     names = _record_names(policy)
     if names and _service_actions(fo, "route53"):
         out.append(

@@ -494,7 +494,13 @@ class ComputeOperator(FailoverBaseOperator):
         return self.complete(context, self.run_rounds(context))
 
     def one_round(self, context: Context, memo: dict[str, Any], final: bool) -> list[dict[str, Any]]:
-        return run_compute_steps(self.ctx, self.policy, self.steps(context, (fp.COMPUTE,)))
+        return run_compute_steps(
+            self.ctx,
+            self.policy,
+            self.steps(context, (fp.COMPUTE,)),
+            memo=memo,
+            run_id=context["dag_run"].run_id,
+        )
 
     def complete(self, context: Context, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self.finish(context, results, "compute")

@@ -112,6 +112,11 @@ MOVE_DB_RECORD = "move_db_record"
 RECONCILE_TABLE = "reconcile_table"
 SYNC_BUCKET_HOME = "sync_bucket_home"
 REVERSE_REPLICA = "reverse_replica"
+# CloudFormation stacks of the failover section (awsdr.failover.stacks).
+DEPLOY_STACK = "deploy_stack"
+DELETE_DRILL_STACKS = "delete_drill_stacks"
+#: strategies whose DR region has no running stack yet: the runbook deploys it
+STACK_STRATEGIES = ("backup-restore", "pilot-light")
 
 #: Reachability of a primary resource, as the readiness probe found it.
 REACHABLE = "reachable"
@@ -912,6 +917,35 @@ def _compute_failover(
     facts: dict[str, Any],
 ) -> None:
     tags = {TAG_DRILL: run_id} if drill else {}
+    if strategy in STACK_STRATEGIES:
+        for stack in failover.stacks:
+            if stack.region != target:
+                continue
+            name = stack_name(stack.name, drill=drill)
+            source = stack.template_url or f"<{stack.template_path}>"
+            b.add(
+                COMPUTE,
+                DEPLOY_STACK,
+                f"cloudformation/{stack.name}",
+                [
+                    f"cloudformation.create_stack(StackName={name}, Template={source}) in {target}, "
+                    "or update_stack if it exists",
+                    f"cloudformation.describe_stacks({name}) until *_COMPLETE in {target} (deferred)",
+                ],
+                mutating=True,
+                region=target,
+                params={
+                    "name": name,
+                    "template_url": stack.template_url,
+                    "template_path": stack.template_path,
+                    "parameters": dict(stack.parameters),
+                    "capabilities": list(stack.capabilities),
+                    "role_arn": stack.role_arn,
+                    "tags": {**tags, "awsdr:managed": "true", "awsdr:stack-of": stack.name},
+                },
+                note="first in the compute phase: the other compute steps wait until every stack is complete"
+                + ("; a drill's stack is deleted in teardown" if drill else ""),
+            )
     if strategy == "backup-restore":
         for launch in failover.ami_launch:
             ami = (facts.get("amis") or {}).get(launch.source) or {}
@@ -1241,8 +1275,23 @@ def _notify(
         )
 
 
+def stack_name(name: str, *, drill: bool) -> str:
+    """A stack's name in the DR region: its own, or ``<name>-drill`` in a drill (128 at most)."""
+    return f"{name[: 127 - len(DRILL_SUFFIX)]}-{DRILL_SUFFIX}" if drill else name
+
+
 def _teardown(b: _Builder, failover: Failover, where: str, dr: str, direction: str, run_id: str) -> None:
     kinds = sorted({db.kind for db in failover.databases})
+    if direction == FAILOVER and any(s.region == dr for s in failover.stacks):
+        b.add(
+            TEARDOWN,
+            DELETE_DRILL_STACKS,
+            f"cloudformation@{dr}",
+            [f"cloudformation.delete_stack(<stacks tagged {TAG_DRILL}={run_id}>) in {dr}"],
+            mutating=True,
+            region=dr,
+            params={"tag_key": TAG_DRILL, "tag_value": run_id},
+        )
     for kind in kinds:
         b.add(
             TEARDOWN,
