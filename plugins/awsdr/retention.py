@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -291,6 +291,7 @@ def execute_deletes(
             outcomes = kind.delete(ctx, region, batch)
         else:
             outcomes = kind.vault_delete(vault_ctx, region, batch)
+        outcomes = _recheck_errors(kind, vault_ctx or ctx, region, batch, outcomes)
         catalog.put_json(
             audit_key(run_id, stream, seq, "outcome", plan),
             {
@@ -310,13 +311,53 @@ def execute_deletes(
         first = next_seq(catalog, run_id, stream, plan) if batches else 0
         for outcomes in pool.map(_batch, enumerate(batches, start=first)):
             for pid, outcome in outcomes.items():
-                if outcome in ("deleted", "absent"):
+                if outcome in ("deleted", "absent", RECHECKED_GONE):
                     deleted.append(pid)
                 elif outcome == "refused":
                     refused.append(pid)
                 else:
                     errors[pid] = outcome
     return deleted, refused, errors
+
+
+#: a delete answered with an error, found gone when looked at again right after
+RECHECKED_GONE = "deleted (reconciled)"
+
+
+def _recheck_errors(
+    kind: Kind, ctx: AwsContext, region: str, batch: list[RecoveryPoint], outcomes: dict[str, str]
+) -> dict[str, str]:
+    """Look again at the points whose delete answered an error, before the outcome is audited.
+
+    A delete AWS did but whose answer was lost, and whose resend was then refused (throttled until
+    the retries ran out), reads as an error although the point is gone: audited so, the audit
+    would say "not deleted" for a deletion that happened. One batched status call of the kind
+    (:meth:`Kind.refresh`): gone is :data:`RECHECKED_GONE`; present, or a failed look, keeps the
+    error (the next run decides again).
+    """
+    errored = [p for p in batch if str(outcomes.get(p.point_id, "")).startswith("error")]
+    if not errored:
+        return outcomes
+    try:
+        fresh = kind.refresh(
+            ctx, region, [replace(p, details=dict(p.details), tags=dict(p.tags)) for p in errored]
+        )
+    except Exception as err:  # a throttled look: the errors stand
+        log.warning(
+            "%s: the %d failed deletes in %s not looked at again: %s", kind.name, len(errored), region, err
+        )
+        return outcomes
+    out = dict(outcomes)
+    for p in fresh:
+        if p.status == MISSING:
+            log.info(
+                "%s %s: the delete answered %s, and it is gone: deleted",
+                kind.name,
+                p.point_id,
+                out[p.point_id],
+            )
+            out[p.point_id] = RECHECKED_GONE
+    return out
 
 
 def _open_intents(catalog: Catalog, stream: str, plan: str | None) -> list[str]:

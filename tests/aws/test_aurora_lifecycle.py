@@ -308,3 +308,36 @@ def test_instance_name_stays_a_valid_identifier():
     long = "v" + "x" * 62
     assert RDS_INSTANCE.is_valid(instance_name(long))
     assert instance_name(long) != long
+
+
+def test_a_restore_resent_after_a_lost_answer_adopts_the_cluster_it_made(ctx, monkeypatch):
+    """Seen in `make chaos` (the storm's drill): the restore's answer was lost and botocore sent it
+    again. AWS answers DBClusterAlreadyExistsFault; moto 5.2.5 makes the cluster again and fails
+    on its automated snapshot's name (rds:<name>-<minute>). Either way the cluster made by the
+    first send is the restore: no failure, no second cluster."""
+    import awsdr.kinds.aurora as aurora
+
+    src_key, _ = _keys(ctx)
+    point, _ = _point(ctx, encrypted_with=src_key, members=0)
+    rds = ctx.client("rds", PRIMARY)
+    tags = {TAG_DRILL: "d1", "Name": "drill-ledger"}
+    # the first send, whose answer the client never saw
+    rds.restore_db_cluster_from_snapshot(
+        DBClusterIdentifier="drill-ledger",
+        SnapshotIdentifier=point.point_id,
+        Engine="aurora-postgresql",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+    real = aurora.describe_clusters
+    calls = {"n": 0}
+
+    def before_the_first_send(rds_, ids):
+        calls["n"] += 1
+        return {} if calls["n"] == 1 else real(rds_, ids)  # the look-up made before that send
+
+    monkeypatch.setattr(aurora, "describe_clusters", before_the_first_send)
+    restored = get_kind("aurora").restore(ctx, point, name="drill-ledger", tags={TAG_DRILL: "d1"})
+    assert restored.resource_id == "drill-ledger"
+    assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]].count(
+        "drill-ledger"
+    ) == 1

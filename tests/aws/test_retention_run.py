@@ -185,3 +185,33 @@ def test_killed_run_is_reconciled_and_ends_consistent_with_audit(ctx, history):
         for pid, outcome in doc["outcomes"].items():
             if outcome.startswith("deleted") or outcome == "absent":
                 assert pid not in present, (base, pid, outcome)
+
+
+def test_a_delete_done_whose_answer_was_an_error_is_audited_as_deleted(ctx, history):
+    """Seen in `make chaos` (the storm over every DAG): AWS deleted a snapshot, its answer was
+    lost, the resend was throttled until the retries ran out, and the outcome said "error"
+    although the point was gone: the checker found it "gone without an audited deletion". The
+    failed deletes are looked at again before the outcome is written."""
+    policy = _policy(1.0)
+
+    class Partial(EbsKind):
+        def delete(self, ctx_, region, points):
+            kept = points[1]
+            done = EbsKind.delete(self, ctx_, region, [p for p in points if p is not kept])
+            return {**done, points[0].point_id: "error: Throttling", kept.point_id: "error: Throttling"}
+
+    run = _run(ctx, history, policy, dry_run=False, force=False, run_id="lost", kind=Partial())
+    present = _ids(ctx, PRIMARY) | _ids(ctx, DR)
+    keys = history["catalog"].list_keys(AUDIT_PREFIX)
+    outcomes = {}
+    for k in keys:
+        if k.endswith(".outcome.json"):
+            outcomes.update(history["catalog"].get_json(k)["outcomes"])
+    reconciled = [pid for pid, o in outcomes.items() if o == "deleted (reconciled)"]
+    still_error = [pid for pid, o in outcomes.items() if o.startswith("error")]
+    assert reconciled, outcomes
+    assert all(pid not in present for pid in reconciled)
+    # the one whose delete was never sent is still there, and still an error: decided again next run
+    assert still_error
+    assert all(pid in present for pid in still_error)
+    assert set(run.errors) == set(still_error)
