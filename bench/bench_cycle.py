@@ -93,6 +93,10 @@ def cycle(n: int) -> dict[str, Any]:
     """Seed N resources on a fresh emulator, run backup then copy, count the calls."""
     from chaos.kill import attempt, hours_ago
 
+    # a deferral on a timer resumes at its moment (at most 30 s), as the triggerer would: a copy
+    # waiting for DynamoDB's PITR to pass its window is tried again when it can succeed, not every
+    # 0.2 s (tests/chaos/kill.py _resume_after)
+    os.environ.setdefault("AWSDR_RUNNER_MAX_WAIT", "30")
     work = Path(tempfile.mkdtemp(prefix=f"awsdr-bench-cycle-{n}-"))
     port = conftest.free_port()
     endpoint = f"http://127.0.0.1:{port}"

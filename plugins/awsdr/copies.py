@@ -10,6 +10,7 @@ start now waits for the next slot, the next poll or the next run.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -179,6 +180,10 @@ class StartResult:
     waiting: list[CopyJob] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     quota_waits: list[CopyJob] = field(default_factory=list)
+    #: the jobs not possible yet (``RetryLater``; also in ``waiting``), and the earliest moment
+    #: one of them says it will be
+    later: list[CopyJob] = field(default_factory=list)
+    retry_at: datetime | None = None
 
 
 def start_copies(
@@ -200,6 +205,7 @@ def start_copies(
         (no healthy copy of any job's point was there); kinds that accept it skip their own look-up.
     """
     result = StartResult()
+    lock = threading.Lock()
     # The jobs come from :func:`plan_copies` over a fresh listing of each destination: a kind
     # whose copy can trust that listing (``listed=True``) skips its per-copy look-up.
     extra: dict[str, Any] = {"listed": True} if listed and kind.copy_trusts_listing else {}
@@ -228,6 +234,9 @@ def start_copies(
                 )
             except RetryLater as err:
                 log.info("Copy of %s to %s waits: %s", job.point.point_id, region, err)
+                if err.retry_at is not None:
+                    with lock:
+                        result.retry_at = min(filter(None, (result.retry_at, err.retry_at)))
                 return job
             except CaptureError as err:
                 if is_quota_error(err):
@@ -248,6 +257,7 @@ def start_copies(
                     result.started.append(outcome)
                 elif isinstance(outcome, CopyJob):
                     result.waiting.append(outcome)
+                    result.later.append(outcome)
                 elif isinstance(outcome, tuple):
                     result.waiting.append(outcome[1])
                     result.quota_waits.append(outcome[1])

@@ -191,3 +191,73 @@ def test_a_dynamodb_export_copy_in_flight_is_watched_like_any_other_copy(ctx):
     event = _fire(trigger)
     assert event["woke"] == "progress"
     assert event["changed"] == [{"point": export_arn, "region": DR, "status": "available"}]
+
+
+def test_a_copy_not_possible_before_a_moment_waits_for_that_moment_not_the_poll_interval(ctx):
+    """A DynamoDB copy of a backup newer than PITR's latest restorable time (a fresh table; on
+    AWS PITR trails by minutes) cannot start yet. With nothing else to wait for, the pass defers
+    on a timer to the moment the latest restorable time passes it, even with an hour's poll
+    interval; the pass then copies."""
+    from datetime import UTC, datetime
+
+    from awsdr.backup import capture_kind
+    from awsdr.kinds import kind_for
+    from awsdr.operators.copy import CopyOperator
+    from awsdr.policy import load_policy
+    from awsdr.triggers.progress import PointsProgressTrigger as Progress
+
+    policy = load_policy()
+    ddb = ctx.client("dynamodb", "ap-northeast-2")
+    ddb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": "dr-plan", "Value": "gold"}],
+    )
+    ddb.update_continuous_backups(
+        TableName="orders", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    kms = ctx.client("kms", DR)
+    kms.create_alias(AliasName="alias/awsdr", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    window = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    from awsdr.catalog import Catalog
+
+    Catalog(ctx, policy.catalog_bucket, policy.catalog_region).ensure()
+    got = capture_kind(
+        ctx,
+        kind_for("dynamodb", policy, "gold"),
+        plan="gold",
+        region="ap-northeast-2",
+        selector={"dr-plan": "gold"},
+        window=window,
+        captured_at=datetime.now(UTC),
+        late_after=policy.late_after,
+    )
+    assert got.failures == []
+    op = CopyOperator(task_id="copy_dynamodb", plan="gold", kind="dynamodb", poll_interval=HOUR)
+    op.__dict__["ctx"] = ctx
+    import time
+
+    call = lambda: op.execute({})  # noqa: E731
+    waits = []
+    for _ in range(8):
+        try:
+            out = call()
+            break
+        except TaskDeferred as deferred:
+            trigger = deferred.trigger
+            assert not isinstance(trigger, Progress)
+            assert isinstance(trigger, DateTimeTrigger)
+            wait = (trigger.moment - datetime.now(UTC)).total_seconds()
+            # the emulator's PITR trails by 5 s (and starts at the table's creation): each wait
+            # is seconds, never the hour's poll interval
+            assert wait <= 10, wait
+            waits.append(wait)
+            time.sleep(max(0.0, wait))
+            call = lambda k=deferred.kwargs: op.resume({}, **k)  # noqa: E731
+    else:
+        raise AssertionError(f"still waiting after {waits}")
+    assert waits
+    assert out["failures"] == []
+    assert len(out["copies"]) + len(out["in_flight"]) == 1

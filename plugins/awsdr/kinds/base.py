@@ -35,7 +35,15 @@ class CaptureError(Exception):
 
 class RetryLater(CaptureError):
     """Not possible yet, but will be (e.g. a DynamoDB window newer than PITR's latest restorable
-    time): the caller queues the work for the next pass instead of recording a failure."""
+    time): the caller queues the work for the next pass instead of recording a failure.
+
+    :param retry_at: when it should be possible (None: unknown), so the caller need not look
+        again before then.
+    """
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 class RefusedError(CaptureError):

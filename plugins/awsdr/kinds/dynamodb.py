@@ -47,7 +47,7 @@ import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -848,10 +848,14 @@ class DynamoDbKind(Kind):
             and latest is not None
             and any(t is not None and t > latest for t in (point.window, point.created_at))
         ):
+            needed = min(t for t in (point.window, point.created_at) if t is not None and t > latest)
+            # the latest restorable time moves with the clock, trailing it by a lag: it passes the
+            # moment needed that much later (plus a second's margin)
             raise RetryLater(
                 f"{table}: window {format_window(point.window)} (or the backup's time) is newer than the latest "
                 "restorable time "
-                f"{pitr['latest_restorable']} (PITR trails the table by minutes); the copy waits"
+                f"{pitr['latest_restorable']} (PITR trails the table by minutes); the copy waits",
+                retry_at=datetime.now(UTC) + (needed - latest) + timedelta(seconds=1),
             )
         if export_time is None:
             raise CaptureError(

@@ -186,9 +186,21 @@ class CopyOperator(DrBaseOperator):
             )
         delay = self.poll_interval * (2 ** min(max(quota_waits.values(), default=0), 6))
         delay = min(delay, max(self.poll_interval, 900.0))
+        # a copy not possible yet says when it will be (DynamoDB: PITR's latest restorable time
+        # passing the window): no pass before then, and none much later
+        wake = self.poll_interval
+        only_later = False
+        if start.retry_at is not None and not quota_waits:
+            soon = max(1.0, (start.retry_at - datetime.now(tz=UTC)).total_seconds())
+            if not pending and not vault_pending and len(start.later) == len(start.waiting):
+                # nothing in flight, nothing but these to wait for: one timer to that moment (at
+                # most 15 minutes), however long the poll interval is (AWS's PITR trails by minutes)
+                delay, only_later = min(soon, 900.0), True
+            else:
+                wake, delay = min(wake, soon), min(delay, soon)
         if (pending or start.waiting or vault_pending) and datetime.now(tz=UTC) < parse_window(deadline):
             carry = {"failures": failures, "deadline": deadline, "quota_waits": quota_waits}
-            watch = self._watch(pending, start.waiting, copies) if not quota_waits else {}
+            watch = self._watch(pending, start.waiting, copies) if not quota_waits and not only_later else {}
             if watch:
                 # wait in the triggerer for AWS to finish a copy: a freed slot is refilled within
                 # progress_seconds, the poll interval is only the longest sleep without a re-read
@@ -198,11 +210,11 @@ class CopyOperator(DrBaseOperator):
                     watch=watch,
                     aws_conn_id=self.aws_conn_id,
                     policy_path=self.policy_path,
-                    check_every=min(self.progress_seconds, self.poll_interval),
-                    wake_after=self.poll_interval,
+                    check_every=min(self.progress_seconds, wake),
+                    wake_after=wake,
                     carry=carry,
                 )
-            else:  # quota backoff, or only the vault pass to wait for: a plain timer
+            else:  # quota backoff, copies not possible before a moment, or the vault pass: a timer
                 trigger = TimeDeltaTrigger(timedelta(seconds=delay))
             self.defer(trigger=trigger, method_name="resume", kwargs=carry)
         for job in start.quota_waits:
