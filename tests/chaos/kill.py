@@ -311,6 +311,15 @@ def _resume_after(trigger: Any) -> float:
     if moment is not None:
         from datetime import UTC, datetime
 
+        if isinstance(moment, str):  # this project's round trigger keeps it as ISO text
+            try:
+                moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+            except ValueError:
+                return 0.2
+        if not isinstance(moment, datetime):
+            return 0.2
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
         return max(0.2, min(cap, (moment - datetime.now(UTC)).total_seconds()))
     # the progress trigger: its first check (the emulator finishes copies at once)
     check = getattr(trigger, "check_every", None)

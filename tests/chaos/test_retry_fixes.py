@@ -160,3 +160,26 @@ def test_a_retried_drill_sweep_keeps_its_own_runs_restores_and_removes_a_dead_ru
     volumes = {drill_of(v.get("Tags")) for v in ec2.describe_volumes()["Volumes"] if v["State"] != "deleting"}
     assert this in volumes
     assert dead not in volumes
+
+
+def test_the_runner_waits_out_every_kind_of_trigger(monkeypatch):
+    """The in-process runner resumes a deferral at its trigger's moment (capped by
+    AWSDR_RUNNER_MAX_WAIT): Airflow's timers carry a datetime, the failover round trigger ISO
+    text (a full make chaos failed all 6 failover kill points on that, before the fix)."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+    from awsdr.operators.failover_trigger import FailoverRoundTrigger
+    from chaos.kill import _resume_after
+
+    rounds = FailoverRoundTrigger.after(5, {}, phase="data_layer")
+    timer = TimeDeltaTrigger(timedelta(seconds=5))
+    assert isinstance(rounds.moment, str)
+    assert _resume_after(rounds) == 0.2  # the chaos default: at once
+    assert _resume_after(timer) == 0.2
+    monkeypatch.setenv("AWSDR_RUNNER_MAX_WAIT", "30")
+    assert 4 <= _resume_after(rounds) <= 5
+    assert 4 <= _resume_after(timer) <= 5
+    past = FailoverRoundTrigger(moment=(datetime.now(UTC) - timedelta(seconds=9)).isoformat(), state={})
+    assert _resume_after(past) == 0.2
