@@ -18,6 +18,10 @@ def test_bench_cycle_writes_calls_per_resource_and_describes_do_not_grow_with_co
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", "")
     monkeypatch.setenv("AWSDR_POLICY", "")
     monkeypatch.setenv("AWSDR_BENCH_OUT", str(out))
+    # the bench waits a timer out up to 30 s (its setdefault): set here so it is restored after,
+    # not left to every later test in the process (CI red on de62436: the chaos runner's default
+    # 0.2 s read as 5 s in tests/chaos/test_retry_fixes.py)
+    monkeypatch.setenv("AWSDR_RUNNER_MAX_WAIT", "30")
     assert bench_cycle.main(["10", "20"]) == 0
     small, large = json.loads(out.read_text())["runs"]
     for run in (small, large):

@@ -173,6 +173,7 @@ def test_the_runner_waits_out_every_kind_of_trigger(monkeypatch):
     from awsdr.operators.failover_trigger import FailoverRoundTrigger
     from chaos.kill import _resume_after
 
+    monkeypatch.delenv("AWSDR_RUNNER_MAX_WAIT", raising=False)
     rounds = FailoverRoundTrigger.after(5, {}, phase="data_layer")
     timer = TimeDeltaTrigger(timedelta(seconds=5))
     assert isinstance(rounds.moment, str)
