@@ -254,8 +254,12 @@ class Gfs:
     monthly: int = 0
     yearly: int = 0
     #: points of this region class older than this (by window) go to the archive tier (EBS
-    #: snapshots only: ModifySnapshotTier); None: never archived
+    #: snapshots: ModifySnapshotTier); for S3 in the DR region class, DR bucket object versions no
+    #: longer current for this long move to :attr:`archive_class` (a lifecycle rule); None: never
     archive_after: timedelta | None = None
+    #: the S3 storage class DR bucket versions move to (``GLACIER_IR`` needs no restore before a
+    #: read; ``GLACIER`` and ``DEEP_ARCHIVE`` do: hours, requested before a copy or a restore)
+    archive_class: str = "GLACIER_IR"
 
     def as_dict(self) -> dict[str, int]:
         """The counts by class name, zeros included, in :data:`GFS_CLASSES` order."""
@@ -717,6 +721,8 @@ _REGION_LIST_SCHEMA: dict[str, Any] = {
 #: The shortest ``archive_after``: the archive tier is for points kept for months (AWS bills an
 #: archived snapshot for at least 90 days and a restore from it takes up to 72 hours).
 MIN_ARCHIVE_AFTER = timedelta(days=1)
+#: S3 storage classes ``archive_class`` takes (the archive ones a lifecycle rule can move to)
+S3_ARCHIVE_CLASSES: tuple[str, ...] = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 
 _GFS_KEYS: dict[str, _Key] = {
     **{
@@ -730,7 +736,16 @@ _GFS_KEYS: dict[str, _Key] = {
         "EBS snapshots kept longer than this (by window, ISO-8601 duration, at least P1D) move to the "
         "archive tier; never the newest point of a resource, never an unmanaged or held one (absent: "
         "never archived). AWS bills an archived snapshot for at least 90 days and a restore from the "
-        "archive takes up to 72 hours: choose an age after which points are kept 90 more days",
+        "archive takes up to 72 hours: choose an age after which points are kept 90 more days. S3, in "
+        "dr only: DR bucket object versions no longer current for this long move to archive_class "
+        "(a lifecycle rule on the DR buckets this product made; the newest point's versions are "
+        "current, so they never move)",
+    ),
+    "archive_class": _Key(
+        {"type": "string", "enum": list(S3_ARCHIVE_CLASSES)},
+        "the S3 storage class for archive_after (default GLACIER_IR: read at once, no restore; GLACIER "
+        "and DEEP_ARCHIVE are cheaper and need a restore of hours before a copy or a restore reads a "
+        "version, which the product requests and waits for)",
     ),
 }
 
@@ -1586,7 +1601,15 @@ def _gfs(value: Any, path: _PathT) -> Gfs:
                 f"{m['archive_after']!r} is shorter than a day",
                 f"a duration of at least {format_duration(MIN_ARCHIVE_AFTER)}, e.g. P90D",
             )
-    return Gfs(**counts, archive_after=archive_after)
+    archive_class = "GLACIER_IR"
+    if "archive_class" in m:
+        where = (*path, "archive_class")
+        archive_class = _choice(m["archive_class"], where, S3_ARCHIVE_CLASSES)
+        if archive_after is None:
+            raise _Invalid(
+                where, "is set but archive_after is not", "archive_after (e.g. P90D) beside archive_class"
+            )
+    return Gfs(**counts, archive_after=archive_after, archive_class=archive_class)
 
 
 def _retention(value: Any, path: _PathT) -> Retention:

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from awsdr.aws.context import chunks
+from botocore.exceptions import ClientError
+
+from awsdr.aws.context import chunks, error_code
 from awsdr.kinds.base import AVAILABLE, MISSING, RecoveryPoint
 from awsdr.planning.retention import DR, PRIMARY, PointInfo, RetentionPlan, plan_archive, plan_retention
 from awsdr.windows import (
@@ -624,6 +626,85 @@ def execute_archive(
     return out
 
 
+def execute_archive_rules(
+    ctx: AwsContext,
+    kind: Kind,
+    catalog: Catalog,
+    policy: Policy,
+    plan: str,
+    points: list[RecoveryPoint],
+    *,
+    run_id: str,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """S3's archive tier: the ``awsdr-archive`` lifecycle rule on each DR bucket the plan's DR
+    copies live in, as the plan's ``retention.dr`` says (``archive_after``, ``archive_class``), or
+    taken away when it says nothing. A version serves every point naming it, so it moves by its
+    own age (noncurrent for ``archive_after``), not point by point. Each change is audited (stream
+    ``s3-archive``); a dry run reads and reports, and changes nothing. Empty when there is nothing
+    to look at (no DR copies, and no archive rule asked for)."""
+    from awsdr.kinds.s3 import archive_days
+
+    rule = policy.plans[plan].retention.dr
+    days = archive_days(rule.archive_after) if rule.archive_after else None
+    dr_regions = set(policy.dr_regions)
+    buckets = sorted(
+        {
+            (p.region, str(p.details["dr_bucket"]))
+            for p in points
+            if p.region in dr_regions and p.details.get("dr_bucket")
+        }
+    )
+    if not buckets:
+        return {}
+    stream = f"{kind.name}-archive"
+    out: dict[str, Any] = {
+        "stream": stream,
+        "rule": {"noncurrent_days": days, "storage_class": rule.archive_class if days else None},
+        "candidates": len(buckets),
+        "archived": [],
+        "already": 0,
+        "refused": [],
+        "errors": {},
+        "buckets": {},
+    }
+    for region, bucket in buckets:
+        name = f"{region}/{bucket}"
+        try:
+            outcome = kind.apply_archive_rule(  # type: ignore[attr-defined]
+                ctx, region, bucket, days, rule.archive_class, dry_run=dry_run
+            )
+        except ClientError as err:
+            outcome = f"error: {error_code(err)} {err}"
+        out["buckets"][name] = outcome
+        if outcome in ("applied", "removed"):
+            out["archived"].append(name)
+        elif outcome == "refused":
+            out["refused"].append(name)
+        elif outcome.startswith("error"):
+            out["errors"][name] = outcome
+        else:
+            out["already"] += 1
+    changed = {b: o for b, o in out["buckets"].items() if o in ("applied", "removed")}
+    if changed and not dry_run:
+        catalog.put_json(
+            audit_key(run_id, stream, next_seq(catalog, run_id, stream, plan), "outcome", plan),
+            {
+                "run_id": run_id,
+                "kind": kind.name,
+                "stream": stream,
+                "plan": plan,
+                "at": format_window(datetime.now(tz=UTC)),
+                "rule": "archive_after",
+                "lifecycle_rule": out["rule"],
+                "outcomes": changed,
+            },
+        )
+    if changed or out["errors"]:
+        log.info("%s: archive rule on %d DR buckets: %s", stream, len(buckets), out["buckets"])
+    return out
+
+
 def _archive_after(policy: Policy, plan: str) -> dict[str, Any]:
     retention = policy.plans[plan].retention
     return {PRIMARY: retention.primary.archive_after, DR: retention.dr.archive_after}
@@ -685,7 +766,11 @@ def prune_kind(
             ctx, kind, catalog, list(policy.dr_regions), run_id=run_id, dry_run=dry_run, plan=plan
         )
     ages = _archive_after(policy, plan)
-    if getattr(kind, "supports_archive", False) and any(ages.values()):
+    if getattr(kind, "supports_archive_rules", False):
+        run.archive = execute_archive_rules(
+            ctx, kind, catalog, policy, plan, points, run_id=run_id, dry_run=dry_run
+        )
+    elif getattr(kind, "supports_archive", False) and any(ages.values()):
         run.archive = execute_archive(
             ctx,
             kind,

@@ -37,7 +37,7 @@ TABLE_ITEMS = frozenset(
 )
 #: Who may call what, by scope; one managed policy per group.
 GROUPS = {
-    "discover": ("read", "sources", "none"),
+    "discover": ("read", "sources", "archived", "none"),
     "protect": ("create", "managed", "untagged"),
     "store": ("buckets", "kms"),
     "recover": ("verify", "failover", "notify"),
@@ -197,6 +197,11 @@ def _discover(arns: _Arns, uses: list[Use]) -> list[dict[str, Any]]:
     if sources:
         # protected buckets are chosen by tags: any bucket can be one; reads only
         out.append(_statement("ReadBuckets", sources, arns.s3("*", "*/*")))
+    archived = _actions(uses, "archived")
+    if archived:
+        # a version in GLACIER or DEEP_ARCHIVE (a source bucket's own lifecycle, or the DR bucket's
+        # archive rule) is restored for a while before it is copied or restored: no data changes
+        out.append(_statement("RestoreArchivedVersions", archived, arns.s3("*/*")))
     return out
 
 

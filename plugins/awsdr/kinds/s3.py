@@ -50,7 +50,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -61,6 +61,7 @@ from awsdr.catalog import point_index_key
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
+    CREATING,
     DELETED,
     MISSING,
     REFUSED,
@@ -69,6 +70,7 @@ from awsdr.kinds.base import (
     RecoveryPoint,
     Resource,
     Restored,
+    RetryLater,
     point_from_tags,
 )
 from awsdr.windows import (
@@ -800,6 +802,163 @@ def vault_data_bucket_name(bucket: str, region: str) -> str:
     return make_bucket_name(bucket, "vault", region)
 
 
+# --- archive storage classes ------------------------------------------------------------------
+#
+# DR bucket versions no longer current for ``archive_after`` move to the plan's ``archive_class``
+# by a lifecycle rule this product owns (ID ``awsdr-archive``) on the DR buckets it made; a version
+# serves every point that names it, so it moves by its own age, not point by point, and the newest
+# point's versions (current ones) never move. GLACIER_IR reads at once; GLACIER and DEEP_ARCHIVE
+# (and S3 Intelligent-Tiering's archive tiers, which a user's own bucket may use) need a restore
+# first: a copy requests one and waits (RetryLater), a restore for verification requests one and
+# is ``creating`` until every version it needs is readable.
+
+#: storage classes whose versions must be restored before they are read
+NEEDS_RESTORE = ("GLACIER", "DEEP_ARCHIVE")
+#: the lifecycle rule's ID on DR buckets
+ARCHIVE_RULE_ID = "awsdr-archive"
+#: how long a restored copy of an archived version stays readable (RestoreObject ``Days``)
+RESTORE_DAYS = 2
+#: when a copy waiting for restores is tried again (a Standard retrieval: 3-5 h from GLACIER, up to
+#: 12 h from DEEP_ARCHIVE; the copy looks again every hour until then)
+RESTORE_RECHECK = timedelta(hours=1)
+#: error codes of a read of an archived version (AWS; moto says ObjectNotInActiveTierError)
+ARCHIVED_CODES = ("InvalidObjectState", "ObjectNotInActiveTierError")
+READABLE = "readable"
+RESTORING = "restoring"
+ARCHIVED = "archived"
+
+
+class ArchivedVersion(CaptureError):
+    """An object version in an archive storage class, not restored: it cannot be read yet."""
+
+    def __init__(self, bucket: str, key: str, version_id: str, storage_class: str, state: str) -> None:
+        super().__init__(f"{key} ({version_id}) in {bucket} is in {storage_class} ({state})")
+        self.bucket, self.key, self.version_id = bucket, key, version_id
+        self.storage_class, self.state = storage_class, state
+
+
+def read_state(head: dict[str, Any]) -> str:
+    """Whether a version (a HeadObject answer) can be read: ``readable``, ``restoring`` (a restore
+    is running) or ``archived`` (a restore must be requested)."""
+    archived = (head.get("StorageClass") or "STANDARD") in NEEDS_RESTORE or bool(head.get("ArchiveStatus"))
+    if not archived:
+        return READABLE
+    restore = str(head.get("Restore") or "")
+    if 'ongoing-request="false"' in restore:
+        return READABLE
+    return RESTORING if 'ongoing-request="true"' in restore else ARCHIVED
+
+
+def request_restore(
+    s3: Any, bucket: str, key: str, version_id: str, *, intelligent: bool = False, tier: str = "Standard"
+) -> str:
+    """RestoreObject for one archived version (``Days`` = :data:`RESTORE_DAYS`; none for an
+    Intelligent-Tiering archive tier, which moves the object back itself); ``requested``, or
+    ``restoring`` when one is already running."""
+    request: dict[str, Any] = {"GlacierJobParameters": {"Tier": tier}}
+    if not intelligent:
+        request["Days"] = RESTORE_DAYS
+    args: dict[str, Any] = {"Bucket": bucket, "Key": key, "RestoreRequest": request}
+    if version_id and version_id != "null":
+        args["VersionId"] = version_id
+    try:
+        s3.restore_object(**args)
+    except ClientError as err:
+        if error_code(err) == "RestoreAlreadyInProgress":
+            return RESTORING
+        raise
+    return "requested"
+
+
+def restore_archived(s3: Any, err: ArchivedVersion) -> str:
+    """Request the restore ``err`` calls for (unless one runs); the outcome of :func:`request_restore`."""
+    if err.state == RESTORING:
+        return RESTORING
+    return request_restore(
+        s3, err.bucket, err.key, err.version_id, intelligent=err.storage_class not in NEEDS_RESTORE
+    )
+
+
+def archive_rule(days: int, storage_class: str) -> dict[str, Any]:
+    """The DR bucket lifecycle rule: noncurrent versions move to ``storage_class`` after ``days``."""
+    return {
+        "ID": ARCHIVE_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionTransitions": [{"NoncurrentDays": days, "StorageClass": storage_class}],
+    }
+
+
+def _same_rule(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    def facts(rule: dict[str, Any]) -> tuple[Any, ...]:
+        moves = [
+            (t.get("NoncurrentDays"), t.get("StorageClass"))
+            for t in rule.get("NoncurrentVersionTransitions") or []
+        ]
+        prefix = (rule.get("Filter") or {}).get("Prefix", rule.get("Prefix", ""))
+        return (
+            rule.get("Status"),
+            prefix or "",
+            moves,
+            bool(rule.get("Transitions") or rule.get("Expiration")),
+        )
+
+    return facts(a) == facts(b)
+
+
+def apply_archive_rule(
+    s3: Any, bucket: str, days: int | None, storage_class: str, *, dry_run: bool = False
+) -> str:
+    """Put (``days``) or take away (None) the ``awsdr-archive`` rule on a DR bucket this product
+    made (it carries ``awsdr:dr-bucket-of``), keeping every other rule of the bucket as it is.
+
+    ``applied`` / ``removed`` (``would-apply`` / ``would-remove`` in a dry run), ``unchanged``,
+    ``absent`` (no such bucket), ``refused`` (a bucket not made here, e.g. a replication
+    destination the user owns: its lifecycle is the user's).
+    """
+    try:
+        btags = tag_dict(s3.get_bucket_tagging(Bucket=bucket).get("TagSet"))
+    except ClientError as err:
+        code = error_code(err)
+        if code in _NO_BUCKET:
+            return ABSENT
+        if code != "NoSuchTagSet":
+            raise
+        btags = {}
+    if "awsdr:dr-bucket-of" not in btags:
+        return REFUSED
+    try:
+        rules = list(s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules") or [])
+    except ClientError as err:
+        if error_code(err) != "NoSuchLifecycleConfiguration":
+            raise
+        rules = []
+    others = [r for r in rules if r.get("ID") != ARCHIVE_RULE_ID]
+    ours = next((r for r in rules if r.get("ID") == ARCHIVE_RULE_ID), None)
+    if days is None:
+        if ours is None:
+            return "unchanged"
+        if dry_run:
+            return "would-remove"
+        if others:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": others})
+        else:
+            s3.delete_bucket_lifecycle(Bucket=bucket)
+        return "removed"
+    wanted = archive_rule(days, storage_class)
+    if ours is not None and _same_rule(ours, wanted):
+        return "unchanged"
+    if dry_run:
+        return "would-apply"
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [*others, wanted]})
+    return "applied"
+
+
+def archive_days(after: timedelta) -> int:
+    """Whole days of ``archive_after`` (a lifecycle rule counts days), at least one."""
+    return max(1, -(-int(after.total_seconds()) // 86400))
+
+
 def copy_version(
     src: Any,
     dst: Any,
@@ -821,6 +980,11 @@ def copy_version(
     target = dest_key or key
     source = {"Bucket": source_bucket, "Key": key, "VersionId": version_id}
     head = src.head_object(Bucket=source_bucket, Key=key, VersionId=version_id)
+    state = read_state(head)
+    if state != READABLE:
+        raise ArchivedVersion(
+            source_bucket, key, version_id, str(head.get("StorageClass") or "ARCHIVE"), state
+        )
     metadata = dict(head.get("Metadata") or {})
     metadata[META_SOURCE_VERSION] = origin_version
     metadata[META_SOURCE_ETAG] = origin_etag
@@ -953,6 +1117,33 @@ def _listing_keys(keys: list[str], prefix: str, depth: int) -> list[str]:
 def _few(keys: list[str], limit: int = 10) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def _archived_problem(s3: Any, arch: ArchivedVersion, archived: list[str]) -> str | None:
+    """Request the restore an archived source version needs and note it in ``archived``; a
+    problem string only when the request itself failed."""
+    try:
+        restore_archived(s3, arch)
+    except ClientError as err:
+        return f"{arch.key}: archived in {arch.storage_class}, restore refused: {error_code(err)} {err}"
+    archived.append(arch.key)
+    return None
+
+
+def _raise_unplaced(errors: list[str], archived: list[str], total: int, where: str) -> None:
+    """After a copy pass: a CaptureError for failures, else RetryLater while archived versions are
+    being restored (the copy is tried again; versions already copied are not copied twice)."""
+    if errors:
+        extra = f" ({len(archived)} more being restored from an archive class)" if archived else ""
+        raise CaptureError(
+            f"{len(errors)} of {total} object versions not copied to {where}{extra}: " + "; ".join(errors[:5])
+        )
+    if archived:
+        raise RetryLater(
+            f"{len(archived)} of {total} object versions are in an archive storage class: a restore "
+            f"was requested (Standard retrieval, hours); copied to {where} once readable: {_few(sorted(archived))}",
+            retry_at=datetime.now(UTC) + RESTORE_RECHECK,
+        )
 
 
 class S3Kind(Kind):
@@ -1572,13 +1763,21 @@ class S3Kind(Kind):
             same = (head.get("Metadata") or {}).get(META_SOURCE_VERSION) == str(e["version_id"])
             return e, dr_vid if same else None
 
+        archived: list[str] = []
+
         def _copy(e: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
             try:
                 return e, self._copy_version(src, dst, bucket, dr_bucket, e, kms_arn), None
+            except ArchivedVersion as arch:
+                # the source bucket's own lifecycle archived it: restore it, copy it when readable
+                return e, None, _archived_problem(src, arch, archived)
             except ClientError as err:
                 code = error_code(err)
                 if code in ("NoSuchVersion", "NoSuchKey", "404"):
                     return e, None, f"{e['key']}: source version {e['version_id']} is gone"
+                if code in ARCHIVED_CODES:
+                    gone = ArchivedVersion(bucket, e["key"], str(e["version_id"]), "GLACIER", ARCHIVED)
+                    return e, None, _archived_problem(src, gone, archived)
                 return e, None, f"{e['key']}: {code} {err}"
 
         errors: list[str] = []
@@ -1599,11 +1798,7 @@ class S3Kind(Kind):
                         errors.append(problem)
         if placed:
             self._save_index(catalog, catalog_bucket, index_key, bucket, dr_bucket, placed)
-        if errors:
-            raise CaptureError(
-                f"{len(errors)} of {len(entries)} object versions not copied to {dr_bucket}: "
-                + "; ".join(errors[:5])
-            )
+        _raise_unplaced(errors, archived, len(entries), dr_bucket)
         if replication is not None:
             replication["missing"] = len(not_replicated) if replication.get("used_as_dr_bucket") else None
             replication["missing_keys"] = not_replicated[:10] if replication.get("used_as_dr_bucket") else []
@@ -1977,10 +2172,17 @@ class S3Kind(Kind):
                     part_size=self.part_size,
                 )
                 return e, vid, None
+            except ArchivedVersion as arch:
+                # the DR bucket's archive rule moved it: restored by the DR account, which owns it
+                return e, None, _archived_problem(ctx.client("s3", region), arch, archived)
             except ClientError as err:
+                if error_code(err) in ARCHIVED_CODES:
+                    gone = ArchivedVersion(dr_bucket, e["key"], str(e["dr_version_id"]), "GLACIER", ARCHIVED)
+                    return e, None, _archived_problem(ctx.client("s3", region), gone, archived)
                 return e, None, f"{e['key']}: {error_code(err)} {err}"
 
         todo = [e for e in entries if index_key_of(e) not in placed]
+        archived: list[str] = []
         errors: list[str] = []
         if todo:
             with ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
@@ -1991,11 +2193,7 @@ class S3Kind(Kind):
                         errors.append(problem)
         if placed:
             self._save_index(vs3, vault_catalog, index_key, bucket, data_bucket, placed)
-        if errors:
-            raise CaptureError(
-                f"{len(errors)} of {len(entries)} object versions not copied to the vault bucket {data_bucket}: "
-                + "; ".join(errors[:5])
-            )
+        _raise_unplaced(errors, archived, len(entries), f"the vault bucket {data_bucket}")
         doc = {
             "schema": MANIFEST_SCHEMA,
             "kind": "s3-vault",
@@ -2064,6 +2262,25 @@ class S3Kind(Kind):
             vs3, vault_bucket_name(self._catalog_name(), region), points, all_versions=True
         )
 
+    # --- archive tier ------------------------------------------------------------------------------
+
+    #: retention keeps the ``awsdr-archive`` lifecycle rule of each DR bucket as the plan says
+    #: (:func:`awsdr.retention.execute_archive_rules`), not an archive call per point
+    supports_archive_rules = True
+
+    def apply_archive_rule(
+        self,
+        ctx: AwsContext,
+        region: str,
+        bucket: str,
+        days: int | None,
+        storage_class: str,
+        *,
+        dry_run: bool = False,
+    ) -> str:
+        """:func:`apply_archive_rule` on the DR bucket ``bucket`` in ``region``."""
+        return apply_archive_rule(ctx.client("s3", region), bucket, days, storage_class, dry_run=dry_run)
+
     # --- restore / validate / cleanup --------------------------------------------------------------
 
     def restore(self, ctx: AwsContext, point: RecoveryPoint, *, name: str, tags: dict[str, str]) -> Restored:
@@ -2080,15 +2297,73 @@ class S3Kind(Kind):
         if header is None:
             raise CaptureError(f"manifest {point.point_id} not found in {catalog_bucket}")
         holder = header.get("dr_bucket") or header.get("bucket") or point.source_id
+        started = datetime.now(UTC)
+        restoring = self._restore_archived(
+            ctx, catalog, catalog_bucket, point, holder, is_copy="dr_bucket" in header
+        )
         return Restored(
             kind=self.name,
             resource_id=holder,
             region=point.region,
             point_id=point.point_id,
-            status=AVAILABLE,
-            started_at=datetime.now(UTC),
-            details={"bucket": holder, "manifest_key": point.point_id, "created": False},
+            status=CREATING if restoring else AVAILABLE,
+            started_at=started,
+            details={
+                "bucket": holder,
+                "manifest_key": point.point_id,
+                "created": False,
+                **({"restoring": restoring, "archived_versions": len(restoring)} if restoring else {}),
+            },
         )
+
+    def _restore_archived(
+        self,
+        ctx: AwsContext,
+        catalog: Any,
+        catalog_bucket: str,
+        point: RecoveryPoint,
+        bucket: str,
+        *,
+        is_copy: bool,
+    ) -> list[list[str]]:
+        """The point's versions in ``bucket`` that are archived (GLACIER, DEEP_ARCHIVE) and not yet
+        readable, each with its restore requested: ``[[key, version id], ...]``. One version
+        listing, then a HEAD only of the archived ones (the listing has no restore state)."""
+        s3 = ctx.client("s3", point.region)
+        try:
+            versions, _ = list_versions(s3, bucket)
+        except ClientError as err:
+            if error_code(err) in _NO_BUCKET:
+                return []
+            raise
+        archived = {(v["Key"], v["VersionId"]) for v in versions if v.get("StorageClass") in NEEDS_RESTORE}
+        if not archived:
+            return []
+        manifest, _ = get_doc(catalog, catalog_bucket, point.point_id)
+        wanted = [
+            (str(e["key"]), str(e.get("dr_version_id") if is_copy else e["version_id"]))
+            for e in (manifest or {}).get("objects", [])
+        ]
+        todo = [kv for kv in wanted if kv in archived]
+
+        def _one(kv: tuple[str, str]) -> list[str] | None:
+            head = s3.head_object(Bucket=bucket, Key=kv[0], VersionId=kv[1])
+            state = read_state(head)
+            if state == READABLE:
+                return None
+            if state == ARCHIVED:
+                request_restore(s3, bucket, kv[0], kv[1])
+            return [kv[0], kv[1]]
+
+        if not todo:
+            return []
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
+            pending = [r for r in pool.map(_one, todo) if r is not None]
+        if pending:
+            log.info(
+                "%s: %d archived versions in %s, restore requested", point.point_id, len(pending), bucket
+            )
+        return pending
 
     def restore_status(self, ctx: AwsContext, region: str, items: list[Restored]) -> list[Restored]:
         if not items:
@@ -2103,6 +2378,21 @@ class S3Kind(Kind):
                 if error_code(err) not in _NO_BUCKET:
                     raise
                 item.status = MISSING
+                return
+            pending = []
+            for key, version in item.details.get("restoring") or []:
+                try:
+                    head = s3.head_object(Bucket=item.resource_id, Key=key, VersionId=version)
+                except ClientError as err:
+                    if error_code(err) in (*_NOT_FOUND, "NoSuchVersion"):
+                        continue  # gone: validate reports it missing
+                    raise
+                if read_state(head) != READABLE:
+                    pending.append([key, version])
+            if item.details.get("restoring"):
+                item.details["restoring"] = pending
+                if pending:
+                    item.status = CREATING
 
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
             list(pool.map(_one, items))
