@@ -194,6 +194,97 @@ class Seeder:
         )
         kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
 
+    def repository(self, name: str, tags: dict[str, str], images: int = 2) -> list[str]:
+        """An ECR repository with ``images`` small images pushed the way ``docker push`` does
+        (each layer uploaded, then the manifest); returns the image digests."""
+        import hashlib
+        import json
+
+        ecr = self.c("ecr")
+        try:
+            ecr.create_repository(repositoryName=name, tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            pass
+        digests = []
+
+        def blob(data: bytes) -> dict[str, Any]:
+            upload = ecr.initiate_layer_upload(repositoryName=name)["uploadId"]
+            ecr.upload_layer_part(
+                repositoryName=name,
+                uploadId=upload,
+                partFirstByte=0,
+                partLastByte=len(data) - 1,
+                layerPartBlob=data,
+            )
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            ecr.complete_layer_upload(repositoryName=name, uploadId=upload, layerDigests=[digest])
+            return {"digest": digest, "size": len(data)}
+
+        for n in range(images):
+            config = blob(json.dumps({"architecture": "amd64", "os": "linux", "n": n, "repo": name}).encode())
+            layer = blob(f"{name} layer {n} ".encode() * 64)
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **config},
+                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", **layer}],
+            }
+            text = json.dumps(manifest)
+            put = ecr.put_image(
+                repositoryName=name,
+                imageManifest=text,
+                imageManifestMediaType=manifest["mediaType"],
+                imageTag=f"v{n + 1}",
+            )
+            # ECR's digest is the manifest's sha256; moto 5.2.5 derives its own from the layers
+            digests.append(str(put["image"]["imageId"]["imageDigest"]))
+        return digests
+
+    def function(self, name: str, tags: dict[str, str]) -> str:
+        """A Python Lambda function (a real zip) with its own execution role; returns its ARN."""
+        import io
+        import json
+        import zipfile
+
+        iam = self.c("iam", "us-east-1")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        try:
+            role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))[
+                "Role"
+            ]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            role = iam.get_role(RoleName=f"{name}-role")["Role"]["Arn"]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(
+                "handler.py", f"def handle(event, context):\n    return {{'ok': True, 'fn': {name!r}}}\n"
+            )
+        lam = self.c("lambda")
+        try:
+            return str(
+                lam.create_function(
+                    FunctionName=name,
+                    Runtime="python3.12",
+                    Role=role,
+                    Handler="handler.handle",
+                    Code={"ZipFile": buf.getvalue()},
+                    MemorySize=256,
+                    Timeout=30,
+                    Tags=tags,
+                )["FunctionArn"]
+            )
+        except lam.exceptions.ResourceConflictException:
+            return str(lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+
     def zone(self, name: str) -> None:
         r53 = self.c("route53", "us-east-1")
         zones = r53.list_hosted_zones_by_name(DNSName=name)["HostedZones"]

@@ -16,6 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from awsdr.aws.context import error_code
+from awsdr.aws.idempotent import THROTTLING_CODES
 from awsdr.kinds.base import AVAILABLE, CREATING, FAILED, MISSING, CaptureError, RecoveryPoint, RetryLater
 from awsdr.planning.retention import dr_wanted
 from awsdr.windows import TAG_COPY_OF, TAG_LEGAL_HOLD, TAG_MANAGED, TAG_VERIFIED_AT, format_window
@@ -238,8 +242,11 @@ def start_copies(
                     with lock:
                         result.retry_at = min(filter(None, (result.retry_at, err.retry_at)))
                 return job
-            except CaptureError as err:
-                if is_quota_error(err):
+            except (CaptureError, ClientError) as err:
+                # a kind may let AWS's own error through (ecr, lambda): a quota or throttling answer
+                # is a wait like any other, anything else fails this copy only, not the pass
+                throttled = isinstance(err, ClientError) and error_code(err) in THROTTLING_CODES
+                if is_quota_error(err) or throttled:
                     log.info("Copy of %s to %s waits for an AWS quota: %s", job.point.point_id, region, err)
                     return ("quota", job)
                 return {

@@ -88,7 +88,14 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 #: Resource types a plan can select, in a stable order.
-RESOURCE_TYPES: tuple[str, ...] = ("ebs", "ec2", "rds", "aurora", "dynamodb", "s3")
+RESOURCE_TYPES: tuple[str, ...] = ("ebs", "ec2", "rds", "aurora", "dynamodb", "s3", "ecr", "lambda")
+#: The types a plan selects when it names none: the data types. Container images (``ecr``) and
+#: functions (``lambda``) are selected by name, so a policy written before they existed keeps
+#: protecting what it protected.
+DEFAULT_TYPES: tuple[str, ...] = ("ebs", "ec2", "rds", "aurora", "dynamodb", "s3")
+#: Types whose points cannot go to a vault account (their data is images in a registry or code in
+#: the product's bucket, which no vault path copies yet): a plan with a vault refuses them at load.
+NO_VAULT_TYPES: tuple[str, ...] = ("ecr", "lambda")
 
 #: Real AWS region names: commercial, GovCloud and China partitions.
 AWS_REGIONS: frozenset[str] = frozenset(
@@ -154,6 +161,8 @@ DEFAULT_COPY_QUOTAS: Mapping[str, int] = {
     "aurora": 5,
     "dynamodb": 10,
     "s3": 10,
+    "ecr": 10,
+    "lambda": 10,
 }
 
 GFS_CLASSES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "yearly")
@@ -773,8 +782,9 @@ _SELECT_KEYS: dict[str, _Key] = {
     ),
     "types": _Key(
         {"type": "array", "items": {"enum": list(RESOURCE_TYPES)}, "minItems": 1, "uniqueItems": True},
-        "resource types to protect",
-        default=list(RESOURCE_TYPES),
+        "resource types to protect (absent: the data types ebs, ec2, rds, aurora, dynamodb, s3; ecr and "
+        "lambda are named when wanted)",
+        default=list(DEFAULT_TYPES),
     ),
 }
 
@@ -2380,6 +2390,15 @@ def _build_policy(doc: Any, source: str) -> Policy:
                 at_key=True,
             )
         plans[name] = _plan(name, raw, ("plans", name), tz, start_date, max_catchup)
+        unvaulted = [t for t in plans[name].select.types if t in NO_VAULT_TYPES]
+        if vault is not None and unvaulted:
+            raise _Invalid(
+                ("plans", name, "select", "types", plans[name].select.types.index(unvaulted[0])),
+                f"{unvaulted[0]!r} points cannot go to the vault account (no cross-account path for "
+                "registry images or function code yet)",
+                "a plan without ecr and lambda when the policy has a vault (put them in a plan of a "
+                "policy without one)",
+            )
         for other in list(plans)[:-1]:
             mine, theirs = plans[name].select, plans[other].select
             shared = [t for t in mine.types if t in theirs.types]

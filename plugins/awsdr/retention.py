@@ -445,6 +445,14 @@ def reconcile_data(
         intent = catalog.get_json(base + ".intent.json") or {}
         s3 = (vault_ctx or ctx).client("s3", intent["region"])
         result: dict[str, str] = {}
+        present = getattr(kind, "data_present", None)
+        if present is not None:
+            # data that is not S3 object versions (ECR images): the kind looks it up itself
+            found = present(vault_ctx or ctx, intent["region"], intent["bucket"], intent.get("versions", []))
+            for name, there in found.items():
+                result[name] = "not deleted (reconciled)" if there else "deleted (reconciled)"
+            done.append(_close(catalog, base, intent, result))
+            continue
         for item in intent.get("versions", []):
             name = f"{item['Key']}@{item['VersionId']}"
             try:

@@ -18,6 +18,7 @@ from awsdr.kinds.base import AVAILABLE, RecoveryPoint
 from awsdr.planning.retention import is_archived
 from awsdr.windows import (
     DYNAMODB_NAME,
+    LAMBDA_NAME,
     RDS_INSTANCE,
     TAG_COPY_OF,
     TAG_VALUE,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_NAME_RULES = {"rds": RDS_INSTANCE, "aurora": RDS_INSTANCE, "dynamodb": DYNAMODB_NAME}
+_NAME_RULES = {"rds": RDS_INSTANCE, "aurora": RDS_INSTANCE, "dynamodb": DYNAMODB_NAME, "lambda": LAMBDA_NAME}
 
 
 def run_key(run_id: str) -> str:
@@ -101,6 +102,7 @@ def result(
     problems: list[str],
     checks: list[str],
     rto_seconds: int,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     seconds = round((finished - started).total_seconds(), 1) if started else None
     passed = not problems
@@ -116,6 +118,8 @@ def result(
         "passed": passed,
         "reason": "; ".join(problems) if problems else None,
         "checks": checks,
+        #: what the restore could not carry over and did not fail on (e.g. Lambda environment values)
+        "notes": list(notes or []),
         "rto_seconds": rto_seconds,
         "within_rto": bool(passed and seconds is not None and seconds <= rto_seconds),
     }

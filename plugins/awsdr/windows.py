@@ -162,6 +162,8 @@ AMI_NAME = NameRule(max_len=128, min_len=3, allowed=r"a-zA-Z0-9()\[\] ./'@_-")
 DYNAMODB_NAME = NameRule(max_len=255, min_len=3, allowed=r"a-zA-Z0-9_.-")
 #: S3 object keys (the path segment we build): keep it conservative.
 S3_KEY_SEGMENT = NameRule(max_len=512, allowed=r"a-zA-Z0-9_.=-")
+#: Lambda function names: 1-64 letters, digits, hyphens and underscores (restore names).
+LAMBDA_NAME = NameRule(max_len=64, allowed="a-zA-Z0-9_-")
 #: EBS snapshot Name tag: 255 chars, anything printable; we keep the RDS-like alphabet.
 TAG_VALUE = NameRule(max_len=255, allowed=r"a-zA-Z0-9_.:/=+@ -")
 

@@ -85,7 +85,8 @@ def test_an_archived_source_version_is_restored_then_copied_once(ctx):
     with pytest.raises(RetryLater, match="archive storage class: a restore was requested") as caught:
         _copy(ctx, kind, point)
     # the copy says when to look again (a retrieval takes hours), not the next poll
-    assert caught.value.retry_at is not None and caught.value.retry_at >= before + timedelta(minutes=59)
+    assert caught.value.retry_at is not None
+    assert caught.value.retry_at >= before + timedelta(minutes=59)
     s3 = ctx.client("s3", PRIMARY)
     cold = s3.head_object(Bucket=SRC, Key="cold")
     assert 'ongoing-request="false"' in cold["Restore"]  # moto: the requested restore is done at once
@@ -108,7 +109,8 @@ def test_a_restore_waits_for_archived_versions_and_requests_their_restore(ctx):
     head = ctx.client("s3", PRIMARY).head_object(Bucket=SRC, Key="cold")
     assert read_state(head) == "readable"  # requested by restore(), finished at once by moto
     [done] = kind.restore_status(ctx, PRIMARY, [restored])
-    assert done.status == AVAILABLE and done.details["restoring"] == []
+    assert done.status == AVAILABLE
+    assert done.details["restoring"] == []
     assert kind.validate(ctx, done, {"details": point.details}) == []
 
 
@@ -116,7 +118,8 @@ def test_a_restore_of_standard_versions_is_available_at_once(ctx):
     kind, res, window = _estate(ctx)
     point = _capture(ctx, kind, res, window)
     restored = kind.restore(ctx, point, name="unused", tags={})
-    assert restored.status == AVAILABLE and "restoring" not in restored.details
+    assert restored.status == AVAILABLE
+    assert "restoring" not in restored.details
 
 
 def test_read_state_of_each_archive_class_and_restore():

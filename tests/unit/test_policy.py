@@ -206,7 +206,17 @@ BAD_POLICIES: list[tuple[str, str, int | None, str, str]] = [
     ("notifications-unknown-key", append("notifications: {slack: '#dr'}\n"), 17, "notifications.slack",
      "sns_topic_arn"),
     ("failover-not-mapping", append("failover: [drill]\n"), 17, "failover", "mapping"),
+    ("archive-class-without-archive-after",
+     mutate("dr: {daily: 14, weekly: 8, monthly: 12, yearly: 3}", "dr: {daily: 14, archive_class: GLACIER}"), 16,
+     "plans.gold.retention.dr.archive_class", "archive_after"),
+    ("archive-class-unknown",
+     mutate("dr: {daily: 14, weekly: 8, monthly: 12, yearly: 3}",
+            "dr: {daily: 14, archive_after: P90D, archive_class: GLACIER_FLEXIBLE}"), 16,
+     "plans.gold.retention.dr.archive_class", "DEEP_ARCHIVE"),
     # vault
+    ("vault-with-ecr",
+     mutate("[ebs, ec2, rds, aurora, dynamodb, s3]", "[ebs, ecr]") + VAULT_OK, 13,
+     "plans.gold.select.types[1]", "vault account"),
     ("vault-role-arn-malformed",
      append("vault:\n  account_id: '123456789012'\n  role_arn: arn:aws:iam::123456789012:user/bob\n"), 19,
      "vault.role_arn", "IAM role ARN"),
@@ -273,7 +283,16 @@ def test_minimal_policy_from_product_md_parses_with_defaults() -> None:
     assert p.start_date == datetime(2026, 1, 1, tzinfo=UTC)
     assert p.max_catchup == 3
     assert p.late_after == timedelta(minutes=15)
-    assert p.copy_quotas == {"ebs": 20, "ec2": 20, "rds": 20, "aurora": 5, "dynamodb": 10, "s3": 10}
+    assert p.copy_quotas == {
+        "ebs": 20,
+        "ec2": 20,
+        "rds": 20,
+        "aurora": 5,
+        "dynamodb": 10,
+        "s3": 10,
+        "ecr": 10,
+        "lambda": 10,
+    }
     assert p.region_concurrency == 10
     assert p.orphan_grace == timedelta(days=90)
     assert p.max_delete_fraction == 0.5
@@ -291,7 +310,7 @@ def test_minimal_policy_from_product_md_parses_with_defaults() -> None:
     assert gold.start_date == p.start_date
     assert gold.max_catchup == 3
     assert gold.select.tags == {"dr-plan": "gold"}
-    assert gold.select.types == RESOURCE_TYPES
+    assert gold.select.types == policy_mod.DEFAULT_TYPES  # MINIMAL lists the six data types
     assert gold.retention.primary == Gfs(hourly=24, daily=7)
     assert gold.retention.dr == Gfs(daily=14, weekly=8, monthly=12, yearly=3)
     assert gold.ec2_reboot is False
@@ -307,7 +326,7 @@ def test_demo_policy_loads() -> None:
     assert p.max_catchup == 2
     assert list(p.plans) == ["gold", "silver"]
     gold, silver = p.plan("gold"), p.plan("silver")
-    assert gold.select.types == RESOURCE_TYPES
+    assert gold.select.types == policy_mod.DEFAULT_TYPES
     assert gold.retention.primary.as_dict() == {
         "hourly": 24,
         "daily": 7,
@@ -329,7 +348,9 @@ def test_demo_policy_loads() -> None:
 def test_defaults_when_types_and_retention_are_absent() -> None:
     text = MINIMAL.split("      types:")[0]  # drop types and retention
     gold = parse_policy(text, "x.yaml").plan("gold")
-    assert gold.select.types == RESOURCE_TYPES
+    # the data types: ecr and lambda only where a plan names them
+    assert gold.select.types == ("ebs", "ec2", "rds", "aurora", "dynamodb", "s3")
+    assert set(RESOURCE_TYPES) - set(gold.select.types) == {"ecr", "lambda"}
     assert gold.retention.primary == Gfs(daily=7)
     assert gold.retention.dr == Gfs(daily=14, weekly=8, monthly=12)
 
@@ -624,6 +645,7 @@ def test_schema_shares_the_model_constants() -> None:
     assert set(plan["properties"]["retention"]["properties"]["primary"]["properties"]) == {
         *GFS_CLASSES,
         "archive_after",
+        "archive_class",
     }
     assert schema["properties"]["copy_quotas"]["default"] == dict(DEFAULT_COPY_QUOTAS)
 

@@ -77,6 +77,8 @@ IAM_ONLY = frozenset(
         "dynamodb:RestoreTableFromAwsBackup",
         "kms:ReEncryptFrom",
         "kms:ReEncryptTo",
+        "lambda:InvokeFunction",
+        "iam:PassRole",
     }
 )
 
@@ -297,6 +299,27 @@ OPERATIONS: dict[tuple[str, str], Use] = {
     ("route53", "ListHostedZonesByName"): _u("read", "route53:ListHostedZonesByName"),
     ("route53", "ListResourceRecordSets"): _u("read", "route53:ListResourceRecordSets"),
     ("route53", "ListTagsForResources"): _u("read", "route53:ListTagsForResources"),
+    # --- ECR: repositories are read; images go into DR repositories this product made (tagged) ---
+    ("ecr", "BatchCheckLayerAvailability"): _u("read", "ecr:BatchCheckLayerAvailability"),
+    ("ecr", "BatchDeleteImage"): _u("managed", "ecr:BatchDeleteImage"),
+    ("ecr", "BatchGetImage"): _u("read", "ecr:BatchGetImage"),
+    ("ecr", "CompleteLayerUpload"): _u("managed", "ecr:CompleteLayerUpload"),
+    ("ecr", "CreateRepository"): _u("create", "ecr:CreateRepository", "ecr:TagResource", kms=True),
+    ("ecr", "DescribeImages"): _u("read", "ecr:DescribeImages"),
+    ("ecr", "DescribeRepositories"): _u("read", "ecr:DescribeRepositories"),
+    ("ecr", "GetDownloadUrlForLayer"): _u("read", "ecr:GetDownloadUrlForLayer"),
+    ("ecr", "InitiateLayerUpload"): _u("managed", "ecr:InitiateLayerUpload"),
+    ("ecr", "ListTagsForResource"): _u("read", "ecr:ListTagsForResource"),
+    ("ecr", "PutImage"): _u("managed", "ecr:PutImage", kms=True),
+    ("ecr", "UploadLayerPart"): _u("managed", "ecr:UploadLayerPart"),
+    # --- Lambda: functions are read; verification makes, invokes and deletes its own ---
+    # (CreateFunction also needs iam:PassRole on the function's role, granted to Lambda only)
+    ("lambda", "CreateFunction"): _u("create", "lambda:CreateFunction", "lambda:TagResource"),
+    ("lambda", "DeleteFunction"): _u("managed", "lambda:DeleteFunction"),
+    ("lambda", "GetFunction"): _u("read", "lambda:GetFunction"),
+    ("lambda", "Invoke"): _u("verify", "lambda:InvokeFunction"),
+    ("lambda", "ListFunctions"): _u("read", "lambda:ListFunctions"),
+    ("lambda", "ListTags"): _u("read", "lambda:ListTags"),
     # --- S3: sources are read; only the product's buckets are written ---
     ("s3", "AbortMultipartUpload"): _u("buckets", "s3:AbortMultipartUpload"),
     ("s3", "CompleteMultipartUpload"): _u("buckets", "s3:PutObject"),

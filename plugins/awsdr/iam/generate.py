@@ -87,6 +87,8 @@ def _product_buckets(arns: _Arns) -> list[str]:
     names = [arns.policy.catalog_bucket, f"{VERIFY_PREFIX}-*"]
     for r in arns.regions:  # failback copies come home as <bucket>-dr-<primary>
         names += [f"*-dr-{r}", f"*-vault-{r}"]
+        if any("lambda" in p.select.types for p in arns.policy.plans.values()):
+            names.append(f"{arns.policy.catalog_bucket}-lambda-{r}")  # Lambda code packages
     return names
 
 
@@ -221,6 +223,17 @@ def _protect(arns: _Arns, uses: list[Use]) -> list[dict[str, Any]]:
             _region(arns),
         )
     ]
+    functions = any("lambda" in p.select.types for p in arns.policy.plans.values())
+    if "lambda:CreateFunction" in create and functions:
+        # a restored function runs as the protected function's own role: passed to Lambda only
+        out.append(
+            _statement(
+                "PassFunctionRolesToLambda",
+                ["iam:PassRole"],
+                f"arn:{arns.partition}:iam::{arns.account}:role/*",
+                {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+            )
+        )
     logs = _service_actions(create, "logs")
     if logs:
         out.append(_statement("DynamoDbImportLogs", logs, arns.each("logs", "log-group:/aws-dynamodb/*")))
@@ -342,6 +355,11 @@ def _recover(arns: _Arns, uses: list[Use]) -> list[dict[str, Any]]:
                     "DeleteTemporaryTables", deletes, [a for t in temporary for a in arns.each("dynamodb", t)]
                 )
             )
+    invoke = _service_actions(_actions(uses, "verify"), "lambda")
+    if invoke:  # verification invokes only the functions it restored, under its own names
+        out.append(
+            _statement("InvokeVerifyFunctions", invoke, arns.each("lambda", f"function:{VERIFY_PREFIX}-*"))
+        )
     fo = _actions(uses, "failover")
     rds = _service_actions(fo, "rds")
     if rds and (named["db"] or named["global"]):

@@ -25,6 +25,8 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "aurora": ("aurora", "AuroraKind"),
     "dynamodb": ("dynamodb", "DynamoDbKind"),
     "s3": ("s3", "S3Kind"),
+    "ecr": ("ecr", "EcrKind"),
+    "lambda": ("lambda_", "LambdaKind"),
 }
 
 KIND_NAMES = tuple(_REGISTRY)
@@ -36,6 +38,8 @@ def kind_for(name: str, policy: Policy, plan: str | None = None) -> Kind:
     if hasattr(kind, "catalog_bucket"):
         kind.catalog_bucket = policy.catalog_bucket  # type: ignore[attr-defined]
         kind.catalog_region = policy.catalog_region  # type: ignore[attr-defined]
+    if hasattr(kind, "kms_keys"):
+        kind.kms_keys = dict(policy.kms_keys)  # type: ignore[attr-defined]
     if name == "ec2" and plan is not None:
         kind.reboot = policy.plans[plan].ec2_reboot  # type: ignore[attr-defined]
     return kind

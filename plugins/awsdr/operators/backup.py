@@ -123,7 +123,7 @@ class CaptureOperator(DrBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         window = parse_window(str(self.window))
         plan = self.policy.plans[self.plan]
-        if self.kind in ("s3", "dynamodb"):
+        if self.kind in ("s3", "dynamodb", "ecr", "lambda"):  # points written to the catalog
             from awsdr.catalog import Catalog
 
             Catalog(self.ctx, self.policy.catalog_bucket, self.policy.catalog_region).ensure()

@@ -377,6 +377,7 @@ class VerifyKindOperator(DrBaseOperator):
             problems=problems,
             checks=checks or [],
             rto_seconds=job["rto"],
+            notes=restored.details.get("notes"),
         )
 
 
