@@ -532,6 +532,21 @@ class FailoverVerify:
 
 
 @dataclass(frozen=True)
+class FailoverFunction:
+    """A Lambda function the runbook re-creates in the DR region from its newest DR copy (the
+    ``lambda`` type's), under its own name (backup & restore, pilot light; ``<name>-drill`` in a
+    drill, deleted in teardown).
+
+    :param environment: values of the function's environment variables there (the points hold
+        names only). Not for secrets: a function should read those at run time.
+    """
+
+    name: str
+    region: str
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Failover:
     """The failover/failback runbook (``dr_failover``, ``dr_failback``, ``dr_failover_drill``)."""
 
@@ -548,6 +563,7 @@ class Failover:
     approval: FailoverApproval = field(default_factory=FailoverApproval)
     buckets: tuple[FailoverBucket, ...] = ()
     stacks: tuple[FailoverStack, ...] = ()
+    functions: tuple[FailoverFunction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -954,6 +970,26 @@ _STACK_KEYS: dict[str, _Key] = {
     ),
 }
 
+LAMBDA_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ENV_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+_FUNCTION_KEYS: dict[str, _Key] = {
+    "name": _Key(
+        _str_schema(LAMBDA_NAME_PATTERN),
+        "the function's name (a plan protects it: type lambda)",
+        required=True,
+    ),
+    "region": _Key(_str_schema(), "the DR region it is re-created in (absent: the only DR region)"),
+    "environment": _Key(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": ENV_NAME_PATTERN},
+            "additionalProperties": {"type": "string"},
+        },
+        "environment variable values in the DR region (points hold names only; no secrets here)",
+        default={},
+    ),
+}
+
 _APPROVAL_KEYS: dict[str, _Key] = {
     "required": _Key(
         {"type": "boolean"},
@@ -1094,6 +1130,12 @@ _FAILOVER_KEYS: dict[str, _Key] = {
     "stacks": _Key(
         {"type": "array", "items": _object_schema(_STACK_KEYS)},
         "CloudFormation stacks deployed in the DR region first in the compute phase (backup & restore, pilot light)",
+        default=[],
+    ),
+    "functions": _Key(
+        {"type": "array", "items": _object_schema(_FUNCTION_KEYS)},
+        "Lambda functions re-created in the DR region from their newest DR copy under their own names "
+        "(backup & restore, pilot light)",
         default=[],
     ),
 }
@@ -2058,6 +2100,42 @@ def _bucket(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverBu
     return FailoverBucket(name=name, dr=dr)
 
 
+def _function(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverFunction:
+    m = _keyed(value, path, _FUNCTION_KEYS, "a function ({name, region, environment})")
+    name = _matching(
+        m["name"],
+        (*path, "name"),
+        LAMBDA_NAME_PATTERN,
+        "a Lambda function name: 1-64 letters, digits, - or _",
+    )
+    if "region" in m:
+        region = _region(m["region"], (*path, "region"))
+        if region not in dr_regions:
+            raise _Invalid(
+                (*path, "region"), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}"
+            )
+    elif len(dr_regions) == 1:
+        region = dr_regions[0]
+    else:
+        raise _Invalid(
+            (*path, "region"), "missing: the policy has several DR regions", f"one of {', '.join(dr_regions)}"
+        )
+    epath = (*path, "environment")
+    env: dict[str, str] = {}
+    for key, val in _dict(
+        _get(m, "environment", _FUNCTION_KEYS), epath, "a mapping of name to value"
+    ).items():
+        if not isinstance(key, str) or re.fullmatch(ENV_NAME_PATTERN, key) is None:
+            raise _Invalid(
+                (*epath, str(key)),
+                f"invalid variable name {key!r}",
+                "a letter, then letters, digits, _",
+                at_key=True,
+            )
+        env[key] = _str(val, (*epath, key), "a string (quote numbers and booleans)")
+    return FailoverFunction(name=name, region=region, environment=env)
+
+
 def _stack(value: Any, path: _PathT, dr_regions: tuple[str, ...], base_dir: Path | None) -> FailoverStack:
     m = _keyed(value, path, _STACK_KEYS, "a stack ({name, template, region, parameters})")
     name = _matching(
@@ -2288,6 +2366,16 @@ def _failover(
                 "each stack once",
             )
         stacks.append(stack)
+    functions: list[FailoverFunction] = []
+    for i, item in enumerate(items("functions", "{name, region, environment}")):
+        fn = _function(item, (*path, "functions", i), dr_regions)
+        if any((f.name, f.region) == (fn.name, fn.region) for f in functions):
+            raise _Invalid(
+                (*path, "functions", i),
+                f"function {fn.name} in {fn.region} is listed twice",
+                "each function once",
+            )
+        functions.append(fn)
     primary_key = None
     if "primary_kms_key" in m:
         primary_key = _matching(
@@ -2337,6 +2425,7 @@ def _failover(
         ),
         buckets=tuple(buckets),
         stacks=tuple(stacks),
+        functions=tuple(functions),
     )
 
 
@@ -2419,6 +2508,16 @@ def _build_policy(doc: Any, source: str) -> Policy:
         if "failover" in m
         else None
     )
+    if (
+        failover is not None
+        and failover.functions
+        and not any("lambda" in p.select.types for p in plans.values())
+    ):
+        raise _Invalid(
+            ("failover", "functions", 0),
+            "no plan selects type lambda: these functions would have no DR copy to come back from",
+            "a plan whose select.types lists lambda (and tags the functions carry)",
+        )
     audit = _audit(_get(m, "audit", _POLICY_KEYS))
     compliance = _compliance(_get(m, "compliance", _POLICY_KEYS))
     return Policy(

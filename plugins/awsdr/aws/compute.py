@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -287,6 +288,99 @@ def clone_service(
         "Created ECS service %s/%s in %s (a copy of %s), %d tasks", cluster, name, region, source, desired
     )
     return CREATED
+
+
+#: An ECR image reference: ``<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repo>`` then
+#: ``:<tag>`` or ``@<digest>`` (none: ``latest``)
+ECR_IMAGE = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/"
+    r"(?P<repo>[a-z0-9._/-]+?)(?:@(?P<digest>sha256:[0-9a-f]{64})|:(?P<tag>[A-Za-z0-9_.-]{1,128}))?$"
+)
+#: What RegisterTaskDefinition takes of a DescribeTaskDefinition answer (the rest is read-only)
+_TASK_DEF_FIELDS = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+)
+
+
+def local_image(ctx: AwsContext, region: str, image: str) -> str | None:
+    """``image`` rewritten to this account's registry in ``region`` when it names another
+    region's ECR registry of the same account and the DR copy is there (the same tag or digest
+    in the same-named repository, as the ecr kind copies it); None otherwise."""
+    m = ECR_IMAGE.match(image)
+    if m is None or m["region"] == region:
+        return None
+    ref: dict[str, str] = {"imageDigest": m["digest"]} if m["digest"] else {"imageTag": m["tag"] or "latest"}
+    try:
+        found = ctx.client("ecr", region).describe_images(
+            registryId=m["account"], repositoryName=m["repo"], imageIds=[ref]
+        )
+    except ClientError as err:
+        if error_code(err) in ("RepositoryNotFoundException", "ImageNotFoundException"):
+            return None
+        raise
+    if not found.get("imageDetails"):
+        return None
+    suffix = f"@{m['digest']}" if m["digest"] else f":{m['tag'] or 'latest'}"
+    return f"{m['account']}.dkr.ecr.{region}.amazonaws.com{m['cn'] or ''}/{m['repo']}{suffix}"
+
+
+def repoint_images(ctx: AwsContext, region: str, cluster: str, service: str) -> tuple[str, list[str]]:
+    """Point ``service``'s containers at the images in ``region``'s own ECR registry.
+
+    A standby whose task definition pulls from the primary region's registry cannot start its
+    tasks while that region is out. Every container image naming another region's registry of
+    this account whose copy is in ``region`` (the ecr type copies images by digest, tags kept) is
+    rewritten: a new revision of the task definition is registered and the service updated to
+    it. ``("repointed", [old -> new, ...])``, or ``("already", [images left as they are and why])``
+    when nothing needs to change. Idempotent: a retry finds the new revision in use.
+    """
+    svc = describe_services(ctx, region, cluster, [service]).get(service)
+    if svc is None:
+        raise ComputeError(f"ECS service {cluster}/{service} not found in {region}")
+    ecs = ctx.client("ecs", region)
+    answer = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"], include=["TAGS"])
+    task = answer["taskDefinition"]
+    containers = [dict(c) for c in task.get("containerDefinitions", [])]
+    changes: list[str] = []
+    kept: list[str] = []
+    for c in containers:
+        image = str(c.get("image", ""))
+        m = ECR_IMAGE.match(image)
+        if m is None or m["region"] == region:
+            continue
+        local = local_image(ctx, region, image)
+        if local is None:
+            kept.append(f"{image} (no copy in {region})")
+            continue
+        c["image"] = local
+        changes.append(f"{image} -> {local}")
+    if not changes:
+        return ALREADY, kept
+    args = {k: task[k] for k in _TASK_DEF_FIELDS if task.get(k)}
+    args["containerDefinitions"] = containers
+    if answer.get("tags"):
+        args["tags"] = answer["tags"]
+    new = ecs.register_task_definition(**args)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=cluster, service=service, taskDefinition=new)
+    log.info(
+        "ECS %s/%s in %s now pulls from its own registry: %s", cluster, service, region, "; ".join(changes)
+    )
+    return "repointed", changes + [f"kept {k}" for k in kept]
 
 
 def delete_services_tagged(

@@ -292,6 +292,51 @@ def deploy_stack(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, Any
     return outcome(DONE if changed else ALREADY, detail)
 
 
+# --- functions (compute) ------------------------------------------------------------------------------------
+
+
+@handler(fp.RESTORE_FUNCTION)
+def restore_function(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str, Any]:
+    """Re-create a Lambda function in the DR region from its newest DR copy, under its own name
+    (``<name>-drill`` in a drill), with the policy's environment values; then wait (deferred)
+    until it is Active. A function of that name already there is used as it is (a retry, or one
+    the team deployed themselves): never replaced."""
+    from awsdr.kinds import kind_for
+    from awsdr.kinds.base import AVAILABLE, CREATING, Restored
+    from awsdr.windows import TAG_COPY_OF
+
+    p = step.params
+    kind = kind_for("lambda", run.policy)
+    if "restored" not in memo:
+        copies = [
+            c
+            for c in kind.list_points(run.ctx, step.region, None)
+            if c.source_id == p["source"] and TAG_COPY_OF in c.tags and c.status == AVAILABLE
+        ]
+        if not copies:
+            raise CaptureError(
+                f"no DR copy of function {p['source']} in {step.region}: nothing to re-create it from"
+            )
+        newest = max(copies, key=lambda c: c.window)
+        restored = kind.restore(  # type: ignore[call-arg]
+            run.ctx, newest, name=p["name"], tags=p["tags"], environment=p.get("environment") or None
+        )
+        memo["restored"] = restored.to_dict()
+        memo["from"] = f"{newest.point_id} (window {format_window(newest.window)})"
+    item = Restored.from_dict(memo["restored"])
+    [item] = kind.restore_status(run.ctx, step.region, [item])
+    if item.status == CREATING:
+        raise StillWaiting("function", [f"{p['name']} (Pending)"])
+    if item.status != AVAILABLE:
+        raise CaptureError(f"function {p['name']} in {step.region} is {item.status}: {item.error or ''}")
+    created = bool(item.details.get("created", True))
+    detail = f"{p['name']} from {memo['from']}" if created else f"{p['name']} already there (kept as it is)"
+    notes = item.details.get("environment_unset") or []
+    if notes:
+        detail += f"; environment without values: {', '.join(notes)}"
+    return outcome(DONE if created else ALREADY, detail)
+
+
 # --- drills -------------------------------------------------------------------------------------------------
 
 

@@ -631,20 +631,27 @@ def run_compute_steps(
         elif step.action in (fp.SCALE_ECS, fp.CLONE_ECS):
 
             def _ecs(step: fp.Step = step, p: dict[str, Any] = p, region: str = region) -> dict[str, Any]:
+                # images from another region's registry (the one that is out) are swapped for their
+                # copies here before the service scales (compute.repoint_images)
                 if step.action == fp.SCALE_ECS:
                     name = p["service"]
+                    moved, images = compute.repoint_images(ctx, region, p["cluster"], name)
                     outcome = compute.scale_ecs(ctx, region, p["cluster"], name, p["desired"])
                 else:
                     name = p["name"]
                     outcome = compute.clone_service(
                         ctx, region, p["cluster"], p["source"], name, p["desired"], p["tags"]
                     )
+                    moved, images = compute.repoint_images(ctx, region, p["cluster"], name)
                 ecs_targets.setdefault((region, p["cluster"]), {})[name] = p["desired"]
                 ecs_steps.setdefault((region, p["cluster"]), []).append(step.id)
+                detail = f"{p['cluster']}/{name} {p['desired']} task(s)"
+                if images:
+                    detail += f"; images: {'; '.join(images)}"
                 return _result(
                     step,
-                    ALREADY if outcome == compute.ALREADY else DONE,
-                    f"{p['cluster']}/{name} {p['desired']} task(s)",
+                    ALREADY if outcome == compute.ALREADY and moved == compute.ALREADY else DONE,
+                    detail,
                 )
 
             _run(step, results, _ecs)

@@ -47,6 +47,7 @@ SCOPES = (
     "buckets",
     "sources",
     "archived",
+    "taskdefs",
     "kms",
     "notify",
     "untagged",
@@ -245,7 +246,12 @@ OPERATIONS: dict[tuple[str, str], Use] = {
     ("ecs", "CreateService"): _u("create", "ecs:CreateService", "ecs:TagResource"),
     ("ecs", "DeleteService"): _u("managed", "ecs:DeleteService"),
     ("ecs", "DescribeServices"): _u("read", "ecs:DescribeServices"),
+    ("ecs", "DescribeTaskDefinition"): _u("read", "ecs:DescribeTaskDefinition"),
     ("ecs", "ListServices"): _u("read", "ecs:ListServices"),
+    # a standby pulling from the primary region's registry gets a revision pointing at the DR copies
+    ("ecs", "RegisterTaskDefinition"): _u(
+        "taskdefs", "ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"
+    ),
     ("ecs", "UpdateService"): _u("failover", "ecs:UpdateService"),
     # --- KMS: the policy's keys ---
     ("kms", "CreateGrant"): _u("kms", "kms:CreateGrant"),
@@ -314,7 +320,7 @@ OPERATIONS: dict[tuple[str, str], Use] = {
     ("ecr", "UploadLayerPart"): _u("managed", "ecr:UploadLayerPart"),
     # --- Lambda: functions are read; verification makes, invokes and deletes its own ---
     # (CreateFunction also needs iam:PassRole on the function's role, granted to Lambda only)
-    ("lambda", "CreateFunction"): _u("create", "lambda:CreateFunction", "lambda:TagResource"),
+    ("lambda", "CreateFunction"): _u("create", "lambda:CreateFunction", "lambda:TagResource", "iam:PassRole"),
     ("lambda", "DeleteFunction"): _u("managed", "lambda:DeleteFunction"),
     ("lambda", "GetFunction"): _u("read", "lambda:GetFunction"),
     ("lambda", "Invoke"): _u("verify", "lambda:InvokeFunction"),

@@ -40,7 +40,7 @@ GROUPS = {
     "discover": ("read", "sources", "archived", "none"),
     "protect": ("create", "managed", "untagged"),
     "store": ("buckets", "kms"),
-    "recover": ("verify", "failover", "notify"),
+    "recover": ("verify", "failover", "taskdefs", "notify"),
 }
 
 
@@ -218,7 +218,7 @@ def _protect(arns: _Arns, uses: list[Use]) -> list[dict[str, Any]]:
     out = [
         _statement(
             "CreatePointsCopiesRestores",
-            [a for a in create if a not in elsewhere and not a.startswith(("s3:", "logs:"))],
+            [a for a in create if a not in elsewhere and not a.startswith(("s3:", "logs:", "iam:"))],
             "*",
             _region(arns),
         )
@@ -393,6 +393,20 @@ def _recover(arns: _Arns, uses: list[Use]) -> list[dict[str, Any]]:
                         "autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{u.name}", [u.region]
                     )
                 ],
+            )
+        )
+    taskdefs = _actions(uses, "taskdefs")
+    if ecs and taskdefs:
+        # RegisterTaskDefinition takes no resource: a new revision of a standby's own task
+        # definition, its roles passed on to ECS tasks only
+        registers = [a for a in taskdefs if not a.startswith("iam:")]
+        out.append(_statement("RegisterRepointedTaskDefinitions", registers, "*", _region(arns)))
+        out.append(
+            _statement(
+                "PassTaskRolesToEcs",
+                ["iam:PassRole"],
+                f"arn:{arns.partition}:iam::{arns.account}:role/*",
+                {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
     if ecs and _service_actions(fo, "ecs"):

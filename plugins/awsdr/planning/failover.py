@@ -115,6 +115,8 @@ REVERSE_REPLICA = "reverse_replica"
 # CloudFormation stacks of the failover section (awsdr.failover.stacks).
 DEPLOY_STACK = "deploy_stack"
 DELETE_DRILL_STACKS = "delete_drill_stacks"
+# Lambda functions of the failover section, re-created from their DR copies (awsdr.kinds.lambda_).
+RESTORE_FUNCTION = "restore_function"
 #: strategies whose DR region has no running stack yet: the runbook deploys it
 STACK_STRATEGIES = ("backup-restore", "pilot-light")
 
@@ -353,7 +355,9 @@ def plan_runbook(
             params={
                 "tag_key": TAG_DRILL,
                 "keep": run_id,
-                "kinds": sorted({d.kind for d in failover.databases}),
+                "kinds": sorted(
+                    {d.kind for d in failover.databases} | ({"lambda"} if failover.functions else set())
+                ),
             },
             note="a drill killed mid-way left these behind; swept before this drill starts",
         )
@@ -946,6 +950,30 @@ def _compute_failover(
                 note="first in the compute phase: the other compute steps wait until every stack is complete"
                 + ("; a drill's stack is deleted in teardown" if drill else ""),
             )
+        for fn in failover.functions:
+            if fn.region != target:
+                continue
+            name = function_name(fn.name, drill=drill)
+            b.add(
+                COMPUTE,
+                RESTORE_FUNCTION,
+                f"lambda/{fn.name}",
+                [
+                    f"lambda.create_function(FunctionName={name}) in {target} from the newest DR copy of "
+                    f"{fn.name} (its code zip and configuration), unless it exists",
+                    f"lambda.get_function({name}) until Active (deferred)",
+                ],
+                mutating=True,
+                region=target,
+                params={
+                    "name": name,
+                    "source": fn.name,
+                    "environment": dict(fn.environment),
+                    "tags": {**tags, "awsdr:managed": "true", "awsdr:function-of": fn.name},
+                },
+                note="re-created under its own name from the lambda type's DR copy"
+                + ("; a drill's function is deleted in teardown" if drill else ""),
+            )
     if strategy == "backup-restore":
         for launch in failover.ami_launch:
             ami = (facts.get("amis") or {}).get(launch.source) or {}
@@ -1275,6 +1303,11 @@ def _notify(
         )
 
 
+def function_name(name: str, *, drill: bool) -> str:
+    """A function's name in the DR region: its own, or ``<name>-drill`` in a drill (64 at most)."""
+    return f"{name[: 63 - len(DRILL_SUFFIX)]}-{DRILL_SUFFIX}" if drill else name
+
+
 def stack_name(name: str, *, drill: bool) -> str:
     """A stack's name in the DR region: its own, or ``<name>-drill`` in a drill (128 at most)."""
     return f"{name[: 127 - len(DRILL_SUFFIX)]}-{DRILL_SUFFIX}" if drill else name
@@ -1282,6 +1315,16 @@ def stack_name(name: str, *, drill: bool) -> str:
 
 def _teardown(b: _Builder, failover: Failover, where: str, dr: str, direction: str, run_id: str) -> None:
     kinds = sorted({db.kind for db in failover.databases})
+    if direction == FAILOVER and any(f.region == dr for f in failover.functions):
+        b.add(
+            TEARDOWN,
+            CLEANUP_RESTORES,
+            f"lambda@{dr}",
+            [f"lambda: delete every function tagged {TAG_DRILL}={run_id} in {dr}"],
+            mutating=True,
+            region=dr,
+            params={"kind": "lambda", "tag_key": TAG_DRILL, "tag_value": run_id},
+        )
     if direction == FAILOVER and any(s.region == dr for s in failover.stacks):
         b.add(
             TEARDOWN,
