@@ -757,6 +757,8 @@ def seed_small(endpoint: str) -> None:
     s.aurora("ledger", gold)
     s.table("orders", gold, items=20)
     s.bucket("awsdr-demo-orders-assets", PRIMARY, gold, objects=4, versioned=True)
+    s.repository("orders/web", gold, images=2)
+    s.function("orders-api", gold)
     s.bucket("awsdr-catalog", DR, None, objects=0, versioned=True)
     s.kms_alias(DR, "alias/awsdr")
 

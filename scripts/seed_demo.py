@@ -240,7 +240,7 @@ class Seeder:
             digests.append(str(put["image"]["imageId"]["imageDigest"]))
         return digests
 
-    def function(self, name: str, tags: dict[str, str]) -> str:
+    def function(self, name: str, tags: dict[str, str], environment: dict[str, str] | None = None) -> str:
         """A Python Lambda function (a real zip) with its own execution role; returns its ARN."""
         import io
         import json
@@ -280,6 +280,7 @@ class Seeder:
                     MemorySize=256,
                     Timeout=30,
                     Tags=tags,
+                    **({"Environment": {"Variables": environment}} if environment else {}),
                 )["FunctionArn"]
             )
         except lam.exceptions.ResourceConflictException:
@@ -410,6 +411,11 @@ class Seeder:
         self.bucket("awsdr-demo-orders-assets", PRIMARY, gold, objects=12, versioned=True)
         self.bucket("awsdr-demo-reports", PRIMARY, silver, objects=6, versioned=True)
         self.bucket("awsdr-demo-sandbox", PRIMARY, {"app": "sandbox"}, objects=3, versioned=False)
+        # an image repository and a function of the gold application: protected where a plan adds
+        # ecr and lambda to its types (bench/soak_hourly_policy.yaml does; the demo policy's gold
+        # lists the six data types)
+        self.repository("orders/web", gold, images=2)
+        self.function("orders-api", gold)
         # audit records are written under Object Lock, which a bucket with objects cannot enable
         self.bucket("awsdr-catalog", DR, None, objects=0, versioned=True, object_lock=True)
         self.kms_alias(DR, "alias/awsdr")
@@ -420,7 +426,16 @@ class Seeder:
         self.read_replica("orders-db", "orders-db-dr", DR)
         self.health_check("awsdr-demo-app-dr", f"app.{DR}.example.com")
         self.health_check("awsdr-demo-app-primary", f"app.{PRIMARY}.example.com")
-        return {"volumes": 7, "instances": 3, "rds": 3, "aurora": 1, "tables": 3, "buckets": 4}
+        return {
+            "volumes": 7,
+            "instances": 3,
+            "rds": 3,
+            "aurora": 1,
+            "tables": 3,
+            "buckets": 4,
+            "repositories": 1,
+            "functions": 1,
+        }
 
 
 def main() -> None:
