@@ -53,6 +53,10 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], frozenset[str
     model = get_session().get_service_model(service)
     routes = []
     for op in model.operation_names:
+        if model.operation_model(op).deprecated:
+            # S3's GetBucketLifecycle/PutBucketLifecycle share their routes with the
+            # ...Configuration operations the code calls: the deprecated ones never match
+            continue
         http = model.operation_model(op).http
         uri = http.get("requestUri", "/")
         path, _, query = uri.partition("?")
