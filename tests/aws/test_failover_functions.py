@@ -165,3 +165,29 @@ def test_a_drill_function_is_made_and_its_teardown_deletes_only_it(ctx, policy, 
     ]
     run_teardown_steps(ctx, policy, teardown)
     assert set(_functions(ctx)) == {"orders-api-own"}
+
+
+def _readiness(ctx, policy, strategy="backup-restore"):
+    from awsdr.failover.readiness import check_readiness
+
+    out = check_readiness(
+        ctx, policy, strategy=strategy, target_region=DR, direction=fp.FAILOVER, drill=False
+    )
+    return [p for p in out["problems"] + out["warnings"] if p.startswith("lambda/")], out["checks"]
+
+
+def test_readiness_wants_a_dr_copy_of_every_function(ctx, moto, policy):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from seed_demo import Seeder
+
+    Seeder(moto).bucket("awsdr-catalog", DR, None, objects=0, versioned=True)
+    found, _ = _readiness(ctx, policy)
+    assert found == [f"lambda/orders-api: no available DR copy in {DR} to restore from"]
+    assert _readiness(ctx, policy, "warm-standby")[0] == []  # deployed there already: not checked
+
+
+def test_readiness_passes_a_function_with_a_fresh_copy(ctx, policy, copied):
+    found, checks = _readiness(ctx, policy)
+    # the copy is fresh; it was never verified, which readiness reports as for every kind
+    assert [p for p in found if "no available DR copy" in p or "beyond the RPO" in p] == []
+    assert f"1 function(s) with a DR copy in {DR}" in checks

@@ -553,6 +553,18 @@ def check_readiness(
             else:
                 checks.append(f"stack {stack.name}: template valid")
 
+    # Lambda functions the compute phase re-creates: each needs a DR copy to come back from.
+    names = [fn.name for fn in fo.functions if fn.region == target]
+    if direction == fp.FAILOVER and strategy in fp.STACK_STRATEGIES and names:
+        try:
+            functions = newest_copies(ctx, policy, "lambda", target, names)
+        except (ClientError, CaptureError, NotImplementedError) as err:
+            f.add("error", f"cannot list the function copies in {target}: {err}")
+            functions = {}
+        for name in names:
+            _check_copy(f, policy, fo, f"lambda/{name}", functions.get(name), target, now)
+        checks.append(f"{len(names)} function(s) with a DR copy in {target}")
+
     # DNS.
     if fo.dns is not None:
         zone_id = route53.find_zone(ctx, fo.dns.zone)
