@@ -447,22 +447,30 @@ class LambdaKind(Kind):
     # --- discovery ------------------------------------------------------------------------------------
 
     def describe(self, ctx: AwsContext, region: str, arns: list[str]) -> list[Resource]:
-        """GetFunction per function (pool of 8); vanished ones are left out."""
+        """One paginated ListFunctions (50 configurations a page) for all of ``arns``, not a
+        GetFunction each; only an image function is looked up again (its image URI is only in
+        GetFunction). Vanished ones are left out; tags come from the caller (the tagging API)."""
+        if not arns:
+            return []
         client = ctx.client("lambda", region)
-
-        def _one(arn: str) -> Resource | None:
-            name = function_name_of(arn)
-            try:
-                response = client.get_function(FunctionName=name)
-            except ClientError as err:
-                if error_code(err) in _GONE:
-                    return None
-                raise
-            config = response["Configuration"]
+        wanted = {function_name_of(arn): arn for arn in arns}
+        configs: dict[str, dict[str, Any]] = {}
+        for page in client.get_paginator("list_functions").paginate():
+            for config in page.get("Functions", []):
+                if config.get("FunctionName") in wanted:
+                    configs[str(config["FunctionName"])] = config
+        out: list[Resource] = []
+        for name, config in configs.items():
             meta = configuration_facts(config)
             warnings: list[str] = []
             if meta["package_type"] == "Image":
-                meta["image_uri"] = (response.get("Code") or {}).get("ImageUri")
+                try:
+                    code = client.get_function(FunctionName=name).get("Code") or {}
+                except ClientError as err:
+                    if error_code(err) in _GONE:
+                        continue
+                    raise
+                meta["image_uri"] = code.get("ImageUri")
                 warnings.append(
                     f"image function ({meta['image_uri']}): not captured here, its image is protected "
                     "by the ecr type"
@@ -477,19 +485,17 @@ class LambdaKind(Kind):
                 )
             if warnings:
                 meta["warnings"] = warnings
-            return Resource(
-                kind=self.name,
-                id=name,
-                arn=str(config.get("FunctionArn") or arn),
-                region=region,
-                tags=dict(response.get("Tags") or {}),
-                meta=meta,
+            out.append(
+                Resource(
+                    kind=self.name,
+                    id=name,
+                    arn=str(config.get("FunctionArn") or wanted[name]),
+                    region=region,
+                    tags={},
+                    meta=meta,
+                )
             )
-
-        if not arns:
-            return []
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(arns))) as pool:
-            return [r for r in pool.map(_one, arns) if r is not None]
+        return out
 
     # --- capture ----------------------------------------------------------------------------------------
 
