@@ -142,6 +142,7 @@ SLOW_FIRST = (
     "tests/dags/test_failover_dag.py",
     "tests/e2e/test_standalone_cycle.py",  # a stack, after the first on its worker
     "tests/e2e/test_console_browser.py",  # a stack, after the second on its worker
+    "tests/e2e/test_approval_rest.py",  # a stack (about 10 min under CI's load)
     "tests/dags/test_failover_strategies.py",
     "tests/soak/test_soak.py",
     "tests/dags/test_cycle_dags.py",
