@@ -151,7 +151,7 @@ AWS_REGIONS: frozenset[str] = frozenset(
 #: Environment variable naming the policy file.
 POLICY_ENV_VAR = "AWSDR_POLICY"
 #: The policy used when neither a path nor ``AWSDR_POLICY`` is given.
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "include" / "dr_policy.yaml"
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[3] / "include" / "dr_policy.yaml"
 
 #: Concurrent cross-region copy jobs per resource type (AWS service quotas are per region).
 DEFAULT_COPY_QUOTAS: Mapping[str, int] = {

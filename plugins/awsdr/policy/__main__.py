@@ -1,0 +1,7 @@
+"""``python -m awsdr.policy [--schema] [PATH]``."""
+
+import sys
+
+from awsdr.policy import main
+
+sys.exit(main())
