@@ -230,14 +230,20 @@ class Seeder:
                 "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", **layer}],
             }
             text = json.dumps(manifest)
-            put = ecr.put_image(
-                repositoryName=name,
-                imageManifest=text,
-                imageManifestMediaType=manifest["mediaType"],
-                imageTag=f"v{n + 1}",
-            )
+            try:
+                put = ecr.put_image(
+                    repositoryName=name,
+                    imageManifest=text,
+                    imageManifestMediaType=manifest["mediaType"],
+                    imageTag=f"v{n + 1}",
+                )
+                image = put["image"]["imageId"]
+            except ecr.exceptions.ImageAlreadyExistsException:  # seeded before: the same image
+                image = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": f"v{n + 1}"}])[
+                    "imageDetails"
+                ][0]
             # ECR's digest is the manifest's sha256; moto 5.2.5 derives its own from the layers
-            digests.append(str(put["image"]["imageId"]["imageDigest"]))
+            digests.append(str(image["imageDigest"]))
         return digests
 
     def function(self, name: str, tags: dict[str, str], environment: dict[str, str] | None = None) -> str:
