@@ -160,7 +160,8 @@ def targets_from_policy(policy: Any) -> dict[str, PlanTarget]:
 
 #: how far back posture looks for backup windows that never ran (a scheduler outage)
 GAP_LOOKBACK = timedelta(days=7)
-#: a window younger than this may still be running: not a gap yet
+#: a window younger than this may still be running: not a gap yet (a plan whose windows are
+#: closer together waits three of its own windows instead, see :func:`gap_grace`)
 GAP_GRACE = timedelta(hours=1)
 #: at most this many missed windows are listed (newest first); ``count`` has them all
 GAP_LISTED = 48
@@ -181,11 +182,18 @@ def scheduled_windows(cron: str, tz: str, start: datetime, end: datetime) -> lis
         out.append(tick)
 
 
+def gap_grace(ticks: list[datetime]) -> timedelta:
+    """How long a window's run may still be going: ``GAP_GRACE``, or three of the plan's shortest
+    window spacings when that is shorter (a plan every 5 minutes shows a gap after 15, not 60)."""
+    spacing = min((b - a for a, b in zip(ticks, ticks[1:], strict=False)), default=None)
+    return GAP_GRACE if spacing is None else min(GAP_GRACE, 3 * spacing)
+
+
 def window_gaps(target: PlanTarget, ran: Iterable[datetime] | None, now: datetime) -> dict[str, Any] | None:
     """The plan's scheduled backup windows that have no backup run (no window manifest).
 
     Looked for from ``GAP_LOOKBACK`` ago, but never before the plan's first run (a new plan has
-    no gap); the newest ``GAP_GRACE`` is left out (its run may still be going). After a
+    no gap); the newest ``gap_grace`` is left out (its run may still be going). After a
     scheduler outage the bounded catch-up runs only the newest windows: the older ones are the
     gap, and a backfill of them closes it. None when the plan has no schedule or never ran.
     """
@@ -193,8 +201,9 @@ def window_gaps(target: PlanTarget, ran: Iterable[datetime] | None, now: datetim
     if target.schedule is None or not windows:
         return None
     start = max(now - GAP_LOOKBACK, min(windows))
-    end = now - GAP_GRACE
-    missed = [w for w in scheduled_windows(target.schedule, target.timezone, start, end) if w not in windows]
+    ticks = scheduled_windows(target.schedule, target.timezone, start, now)
+    end = now - gap_grace(ticks)
+    missed = [w for w in ticks if w <= end and w not in windows]
     missed.sort(reverse=True)
     return {
         "count": len(missed),

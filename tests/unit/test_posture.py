@@ -524,6 +524,27 @@ def test_missed_windows_are_the_scheduled_ones_without_a_run_since_the_first_run
     assert window_gaps(_gap_target(), hours, now)["count"] == 0
 
 
+def test_a_plan_with_close_windows_waits_three_of_its_windows_not_an_hour():
+    from awsdr.posture import window_gaps
+
+    now = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
+    first = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    ticks = [first + timedelta(minutes=5 * n) for n in range(13)]  # 11:00 .. 12:00
+    ran = [t for t in ticks if t < datetime(2026, 11, 24, 11, 30, tzinfo=UTC)]  # nothing from 11:30
+    gap = window_gaps(_gap_target(schedule="*/5 * * * *"), ran, now)
+    # 11:30 .. 11:45 are older than three windows (15 minutes): missed; 11:50 .. 12:00 may still run
+    assert gap["windows"] == [
+        "2026-11-24T11:45:00Z",
+        "2026-11-24T11:40:00Z",
+        "2026-11-24T11:35:00Z",
+        "2026-11-24T11:30:00Z",
+    ]
+    # an hourly plan keeps its hour: 11:00 is missed at 12:00:30 (three windows would be 3 hours)
+    assert window_gaps(_gap_target(), [first - timedelta(hours=1)], now)["windows"] == [
+        "2026-11-24T11:00:00Z"
+    ]
+
+
 def test_no_gap_before_a_plan_first_ran_nor_beyond_the_lookback_nor_without_a_schedule():
     from awsdr.posture import GAP_LOOKBACK, window_gaps
 
