@@ -68,6 +68,7 @@ def main(n: int = 2000, repeats: int = 5) -> dict:
     t0 = time.perf_counter()
     assert client.get("/").status_code == 200
     first = time.perf_counter() - t0
+    calls_first_view = reader.calls
     pages = {
         "overview": "/",
         "resource": f"/resource/gold/ebs/vol-{n - 1:05d}",
@@ -91,7 +92,8 @@ def main(n: int = 2000, repeats: int = 5) -> dict:
         "compliance_rows": len(rows),
         "first_view_with_catalog_load_s": round(first, 3),
         "pages": timings,
-        "catalog_calls_after_first_view": reader.calls,
+        "catalog_calls_first_view": calls_first_view,
+        "catalog_calls_after_first_view": reader.calls - calls_first_view,
         "target_s": 1.0,
         "within_target": all(t["median_s"] < 1.0 for t in timings.values()),
     }
