@@ -7,7 +7,11 @@ Key layout (stable; the README documents it):
 - ``points/<kind>/.../<resource>/index.json``       listing index of the documents in that folder
   (S3 manifests, DynamoDB sidecars: :func:`point_index_key`), a cache checked against the listing
 - ``audit/<yyyy>/<mm>/<dd>/<run id>/<seq>.json``   deletions and failover steps, one record per event
-- ``results/...``, ``posture/...``                 verification results and posture documents
+- ``verify/...``, ``posture/...``, ``console/...``, ``compliance/...``, ``retention/...``, ``failover/...``
+  verification results, posture, console, compliance, retention and failover documents
+
+Every key layout is made by one function or constant here (``*_key``, ``*_prefix``, ``*_PREFIX``):
+the other modules call them rather than format keys themselves.
 
 Records cannot be rewritten: documents under :data:`LOCKED_PREFIXES` (retention's intents and
 outcomes, failover/failback/drill plans and audits, retention reports with their legal-hold
@@ -40,8 +44,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# --- key layouts: every catalog key is made here (the README documents them) --------------------
+
+#: ``audit/``: deletion and failover event records (retention's under :data:`RETENTION_AUDIT_PREFIX`).
+AUDIT_PREFIX = "audit/"
+#: ``failover/``: one folder per failover, failback or drill run (:func:`failover_plan_key`).
+FAILOVER_PREFIX = "failover/"
+#: ``retention/reports/``: one report per retention run (:func:`retention_report_key`).
+RETENTION_REPORTS_PREFIX = "retention/reports/"
 #: Catalog prefixes of records: written under S3 Object Lock (retention, failover, legal holds).
-LOCKED_PREFIXES = ("audit/", "failover/", "retention/reports/")
+LOCKED_PREFIXES = (AUDIT_PREFIX, FAILOVER_PREFIX, RETENTION_REPORTS_PREFIX)
 
 
 def is_record(key: str) -> bool:
@@ -53,8 +65,50 @@ class AuditLockError(RuntimeError):
     """The catalog bucket has no S3 Object Lock and it could not be enabled."""
 
 
+#: ``manifests/``: the window manifests, one folder per plan.
+MANIFESTS_PREFIX = "manifests/"
+
+
+def manifests_prefix(plan: str) -> str:
+    """``manifests/<plan>/``: the folder of a plan's window manifests."""
+    return f"{MANIFESTS_PREFIX}{plan}/"
+
+
 def manifest_key(plan: str, window: datetime) -> str:
-    return f"manifests/{plan}/{window_stamp(window)}.json"
+    """``manifests/<plan>/<window stamp>.json``: what a backup window protected and what failed."""
+    return f"{manifests_prefix(plan)}{window_stamp(window)}.json"
+
+
+#: ``points/``: point documents of the kinds whose points live in the catalog (s3, dynamodb, ecr, lambda).
+POINTS_PREFIX = "points/"
+
+
+def points_prefix(kind: str, plan: str | None = None) -> str:
+    """``points/<kind>/`` (``points/<kind>/<plan>/`` with a plan): a kind's primary point documents."""
+    return f"{POINTS_PREFIX}{kind}/" + (f"{plan}/" if plan else "")
+
+
+def copies_prefix(kind: str, region: str | None = None, plan: str | None = None) -> str:
+    """``points/<kind>-dr/`` [``<region>/`` [``<plan>/``]]: a kind's DR copy documents (a plan only
+    with a region)."""
+    prefix = f"{POINTS_PREFIX}{kind}-dr/"
+    if region:
+        prefix += f"{region}/" + (f"{plan}/" if plan else "")
+    return prefix
+
+
+def point_doc_key(kind: str, plan: str, resource: str, window: datetime, suffix: str = ".json") -> str:
+    """``points/<kind>/<plan>/<resource>/<window stamp><suffix>``: a primary point document
+    (S3 manifest, DynamoDB sidecar ``.tags.json``, ECR or Lambda document); ``resource`` is one
+    key segment."""
+    return f"{points_prefix(kind, plan)}{resource}/{window_stamp(window)}{suffix}"
+
+
+def dr_point_doc_key(
+    kind: str, region: str, plan: str, resource: str, window: datetime, suffix: str = ".json"
+) -> str:
+    """``points/<kind>-dr/<region>/<plan>/<resource>/<window stamp><suffix>``: a DR copy's document."""
+    return f"{copies_prefix(kind, region, plan)}{resource}/{window_stamp(window)}{suffix}"
 
 
 #: File name of a folder's listing index (one per plan and resource, and per region for copies).
@@ -73,6 +127,124 @@ def point_index_key(doc_key: str) -> str:
     """
     folder, _, _name = doc_key.rpartition("/")
     return f"{folder}/{POINT_INDEX}"
+
+
+def s3_copy_index_key(region: str, bucket: str) -> str:
+    """``points/s3-dr/<region>/<bucket>/index.json``: source version id -> DR version id."""
+    return f"{copies_prefix('s3', region)}{bucket}/{POINT_INDEX}"
+
+
+#: The vault bucket's index of copied versions per source bucket: ``points/s3-index/<bucket>.json``.
+S3_VAULT_INDEX_PREFIX = f"{POINTS_PREFIX}s3-index/"
+
+
+def s3_vault_index_key(bucket: str) -> str:
+    """``points/s3-index/<bucket>.json`` (in the vault bucket): the copied versions of a bucket."""
+    return f"{S3_VAULT_INDEX_PREFIX}{bucket}.json"
+
+
+#: ``audit/retention/``: retention's intents and outcomes (:func:`retention_audit_key`).
+RETENTION_AUDIT_PREFIX = f"{AUDIT_PREFIX}retention/"
+
+
+def retention_audit_key(run_id: str, stream: str, seq: int, stage: str, plan: str | None = None) -> str:
+    """``audit/retention/<run id>/<stream>[/<plan>]/<seq>.<stage>.json``.
+
+    ``stream`` is the kind (``ebs``), its vault copies (``vault-ebs``) or copied data no point names
+    any more (``s3-data``, ``vault-s3-data``); the plan keeps two plans' batches of one run apart.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    scope = f"{stream}/{plan}" if plan else stream
+    return f"{RETENTION_AUDIT_PREFIX}{safe}/{scope}/{seq:06d}.{stage}.json"
+
+
+def retention_report_key(run_id: str) -> str:
+    """``retention/reports/<run id>.json``: a retention run's report."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return f"{RETENTION_REPORTS_PREFIX}{safe}.json"
+
+
+#: ``retention/orphans/``: retention's orphan state per plan and kind.
+RETENTION_ORPHANS_PREFIX = "retention/orphans/"
+
+
+def retention_orphans_key(plan: str, kind: str) -> str:
+    """``retention/orphans/<plan>/<kind>.json``: ``{source: first seen missing}`` of one plan and kind."""
+    return f"{RETENTION_ORPHANS_PREFIX}{plan}/{kind}.json"
+
+
+#: ``retention/baseline/``: the breaker's reference counts.
+RETENTION_BASELINE_PREFIX = "retention/baseline/"
+
+
+def retention_baseline_key(plan: str, stream: str) -> str:
+    """``retention/baseline/<plan>/<stream>.json``: the breaker's reference for one plan and kind."""
+    return f"{RETENTION_BASELINE_PREFIX}{plan}/{stream}.json"
+
+
+#: ``verify/runs/``: one folder per verification run.
+VERIFY_RUNS_PREFIX = "verify/runs/"
+#: ``verify/latest/``: the latest verification result per plan, kind and source.
+VERIFY_LATEST_PREFIX = "verify/latest/"
+
+
+def verify_run_key(run_id: str, kind: str) -> str:
+    """``verify/runs/<run id>/<kind>.json``: one kind's results of a run."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return f"{VERIFY_RUNS_PREFIX}{safe}/{kind}.json"
+
+
+def verify_latest_key(plan: str, kind: str, source: str) -> str:
+    """``verify/latest/<plan>/<kind>/<source>.json``: the latest result of one source."""
+    return f"{VERIFY_LATEST_PREFIX}{plan}/{kind}/{source}.json"
+
+
+#: ``posture/``: posture documents, their alert state and the failover readiness.
+POSTURE_PREFIX = "posture/"
+#: ``posture/latest.json``: the newest posture document.
+POSTURE_LATEST_KEY = f"{POSTURE_PREFIX}latest.json"
+#: ``posture/alert-state.json``: the posture alerts' state between runs.
+POSTURE_ALERT_STATE_KEY = f"{POSTURE_PREFIX}alert-state.json"
+#: ``posture/failover-readiness.json``: the scheduled failover pre-flight's document.
+READINESS_KEY = f"{POSTURE_PREFIX}failover-readiness.json"
+
+
+def posture_key(window: datetime) -> str:
+    """``posture/<window stamp>.json``: the posture document of one run."""
+    return f"{POSTURE_PREFIX}{window_stamp(window)}.json"
+
+
+#: ``console/``: what the posture run prepares for the console.
+CONSOLE_PREFIX = "console/"
+#: ``console/points.json``: the recovery points the console lists.
+CONSOLE_POINTS_KEY = f"{CONSOLE_PREFIX}points.json"
+#: ``console/history.json``: the console's posture history samples.
+CONSOLE_HISTORY_KEY = f"{CONSOLE_PREFIX}history.json"
+
+#: ``compliance/``: compliance reports (JSON, CSV, HTML) per window and the latest.
+COMPLIANCE_PREFIX = "compliance/"
+#: ``compliance/latest``: the latest report, without its suffix (``.json``, ``.csv``, ``.html``).
+COMPLIANCE_LATEST = f"{COMPLIANCE_PREFIX}latest"
+
+
+def compliance_key(window: datetime, suffix: str) -> str:
+    """``compliance/<window stamp>.<suffix>``: a window's compliance report (json, csv or html)."""
+    return f"{COMPLIANCE_PREFIX}{window_stamp(window)}.{suffix}"
+
+
+def compliance_latest_key(suffix: str) -> str:
+    """``compliance/latest.<suffix>``: the latest compliance report (json, csv or html)."""
+    return f"{COMPLIANCE_LATEST}.{suffix}"
+
+
+def failover_plan_key(run_id: str) -> str:
+    """``failover/<run id>/plan.json``: a failover, failback or drill run's plan (the run id as it is)."""
+    return f"{FAILOVER_PREFIX}{run_id}/plan.json"
+
+
+def failover_audit_key(run_id: str) -> str:
+    """``failover/<run id>/audit.json``: a failover, failback or drill run's audit (the run id as it is)."""
+    return f"{FAILOVER_PREFIX}{run_id}/audit.json"
 
 
 class Catalog:

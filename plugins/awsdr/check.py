@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from awsdr.aws.context import tag_dict
+from awsdr.catalog import manifests_prefix
 from awsdr.kinds import kind_for
 from awsdr.kinds.base import AVAILABLE, FAILED, MISSING, RecoveryPoint
 from awsdr.retention import AUDIT_PREFIX
@@ -208,7 +209,7 @@ def _check_manifests(
     def exists(kind: str, region: str, pid: str) -> bool:
         return any(p.point_id == pid or p.arn == pid for p in listed.get((kind, region), []) if _live(p))
 
-    for key in catalog.list_keys(f"manifests/{plan}/"):
+    for key in catalog.list_keys(manifests_prefix(plan)):
         doc = catalog.get_json(key) or {}
         report.counts["manifests"] += 1
         for entry in doc.get("protected", []):

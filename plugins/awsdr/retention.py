@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from awsdr.aws.context import chunks, error_code
+from awsdr.catalog import (
+    RETENTION_AUDIT_PREFIX,
+    RETENTION_BASELINE_PREFIX,
+    RETENTION_ORPHANS_PREFIX,
+    retention_audit_key,
+    retention_baseline_key,
+    retention_orphans_key,
+)
 from awsdr.kinds.base import AVAILABLE, MISSING, RecoveryPoint
 from awsdr.planning.retention import DR, PRIMARY, PointInfo, RetentionPlan, plan_archive, plan_retention
 from awsdr.windows import (
@@ -40,8 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AUDIT_PREFIX = "audit/retention/"
-ORPHANS_PREFIX = "retention/orphans/"
+AUDIT_PREFIX = RETENTION_AUDIT_PREFIX
+ORPHANS_PREFIX = RETENTION_ORPHANS_PREFIX
 
 
 def plan_id(region: str, point_id: str) -> str:
@@ -168,12 +176,8 @@ def decide(
     return plan_out, points, orphans
 
 
-BASELINE_PREFIX = "retention/baseline/"
-
-
-def baseline_key(plan: str, stream: str) -> str:
-    """``retention/baseline/<plan>/<stream>.json``: the breaker's reference for one plan and kind."""
-    return f"{BASELINE_PREFIX}{plan}/{stream}.json"
+BASELINE_PREFIX = RETENTION_BASELINE_PREFIX
+baseline_key = retention_baseline_key
 
 
 def load_baseline(catalog: Catalog, plan: str, stream: str) -> dict[tuple[str, str], int] | None:
@@ -197,15 +201,8 @@ def save_baseline(catalog: Catalog, plan: str, stream: str, plan_out: RetentionP
     )
 
 
-def audit_key(run_id: str, stream: str, seq: int, stage: str, plan: str | None = None) -> str:
-    """``audit/retention/<run id>/<stream>[/<plan>]/<seq>.<stage>.json``.
-
-    ``stream`` is the kind (``ebs``), its vault copies (``vault-ebs``) or copied data no point names
-    any more (``s3-data``, ``vault-s3-data``); the plan keeps two plans' batches of one run apart.
-    """
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    scope = f"{stream}/{plan}" if plan else stream
-    return f"{AUDIT_PREFIX}{safe}/{scope}/{seq:06d}.{stage}.json"
+#: ``audit/retention/<run id>/<stream>[/<plan>]/<seq>.<stage>.json`` (:func:`awsdr.catalog.retention_audit_key`).
+audit_key = retention_audit_key
 
 
 def next_seq(catalog: Catalog, run_id: str, stream: str, plan: str | None = None) -> int:
@@ -742,7 +739,7 @@ def prune_kind(
     run = KindRun(kind=kind.name, plan=plan)
     if not dry_run:
         reconcile(ctx, kind, catalog, policy, plan)
-    orphan_key = f"{ORPHANS_PREFIX}{plan}/{kind.name}.json"
+    orphan_key = retention_orphans_key(plan, kind.name)
     plan_out, points, orphans = decide(
         ctx,
         kind,
@@ -832,7 +829,7 @@ def prune_vault(
     with ThreadPoolExecutor(max_workers=len(regions)) as pool:
         listed = list(pool.map(lambda r: kind.vault_points(vault_ctx, r, plan), regions))
     points = [p for found in listed for p in found]
-    orphans: dict[str, str] = catalog.get_json(f"{ORPHANS_PREFIX}{plan}/{kind.name}.json") or {}
+    orphans: dict[str, str] = catalog.get_json(retention_orphans_key(plan, kind.name)) or {}
     sources = {p.source_id for p in points}
     plan_out = plan_retention(
         [point_info(p, policy.primary_region) for p in points],

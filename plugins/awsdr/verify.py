@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from awsdr.catalog import verify_latest_key, verify_run_key
 from awsdr.kinds.base import AVAILABLE, RecoveryPoint
 from awsdr.planning.retention import is_archived
 from awsdr.windows import (
@@ -126,10 +127,10 @@ def result(
 
 
 def write_results(catalog: Catalog, run_id: str, kind: str, results: list[dict[str, Any]]) -> None:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    catalog.put_json(f"verify/runs/{safe}/{kind}.json", results)
+    """``verify/runs/<run id>/<kind>.json`` and, per result, ``verify/latest/<plan>/<kind>/<source>.json``."""
+    catalog.put_json(verify_run_key(run_id, kind), results)
     for r in results:
-        catalog.put_json(f"verify/latest/{r['plan']}/{r['kind']}/{r['source']}.json", r)
+        catalog.put_json(verify_latest_key(r["plan"], r["kind"], r["source"]), r)
 
 
 def sql_checks(source_rows: dict[str, list[tuple]], restored_rows: dict[str, list[tuple]]) -> list[str]:

@@ -19,8 +19,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from awsdr.catalog import compliance_latest_key
 from awsdr.console import views
-from awsdr.console.data import COMPLIANCE_LATEST, CatalogReader, ConsoleData, resource_id
+from awsdr.console.data import CatalogReader, ConsoleData, resource_id
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -88,7 +89,7 @@ def create_app(data: ConsoleData | None = None, *, auth: Any = None) -> FastAPI:
 
     @app.get("/compliance.csv")
     def compliance_csv() -> Response:
-        text = data.get_text(f"{COMPLIANCE_LATEST}.csv")
+        text = data.get_text(compliance_latest_key("csv"))
         if text is None:
             raise HTTPException(status_code=404, detail="no compliance report yet: dr_posture writes it")
         return PlainTextResponse(
@@ -99,7 +100,7 @@ def create_app(data: ConsoleData | None = None, *, auth: Any = None) -> FastAPI:
 
     @app.get("/compliance.html", response_class=HTMLResponse)
     def compliance_html() -> HTMLResponse:
-        text = data.get_text(f"{COMPLIANCE_LATEST}.html")
+        text = data.get_text(compliance_latest_key("html"))
         if text is None:
             raise HTTPException(status_code=404, detail="no compliance report yet: dr_posture writes it")
         return HTMLResponse(

@@ -25,22 +25,32 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from awsdr.catalog import (
+    COMPLIANCE_PREFIX,
+    CONSOLE_HISTORY_KEY,
+    CONSOLE_POINTS_KEY,
+    CONSOLE_PREFIX,
+    FAILOVER_PREFIX,
+    POSTURE_LATEST_KEY,
+    POSTURE_PREFIX,
+    READINESS_KEY,
+    RETENTION_REPORTS_PREFIX,
+    VERIFY_RUNS_PREFIX,
+    compliance_latest_key,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from awsdr.kinds.base import RecoveryPoint
 
-POINTS_KEY = "console/points.json"
-HISTORY_KEY = "console/history.json"
-COMPLIANCE_PREFIX = "compliance/"
-COMPLIANCE_LATEST = "compliance/latest"
+POINTS_KEY = CONSOLE_POINTS_KEY
+HISTORY_KEY = CONSOLE_HISTORY_KEY
 #: the documents the console offers for download, read with each refresh of the view
-DOWNLOADS = (f"{COMPLIANCE_LATEST}.csv", f"{COMPLIANCE_LATEST}.html")
-POSTURE_LATEST = "posture/latest.json"
-READINESS_KEY = "posture/failover-readiness.json"
-FAILOVER_PREFIX = "failover/"
-RETENTION_REPORTS = "retention/reports/"
-VERIFY_RUNS = "verify/runs/"
+DOWNLOADS = (compliance_latest_key("csv"), compliance_latest_key("html"))
+POSTURE_LATEST = POSTURE_LATEST_KEY
+RETENTION_REPORTS = RETENTION_REPORTS_PREFIX
+VERIFY_RUNS = VERIFY_RUNS_PREFIX
 #: samples kept in ``console/history.json``: 30 days of 15-minute posture runs
 HISTORY_MAX = 30 * 96
 #: point fields in ``console/points.json`` (one list per point, in this order)
@@ -259,8 +269,8 @@ class ConsoleData:
     def _load(self) -> Snapshot:
         errors: list[str] = []
         try:
-            posture_list = self._listed("posture/")
-            console_list = self._listed("console/")
+            posture_list = self._listed(POSTURE_PREFIX)
+            console_list = self._listed(CONSOLE_PREFIX)
             compliance_list = self._listed(COMPLIANCE_PREFIX)
             failover_list = self._listed(FAILOVER_PREFIX)
             retention_list = self._listed(RETENTION_REPORTS)
@@ -277,7 +287,7 @@ class ConsoleData:
         readiness = self._one(posture_list, READINESS_KEY)
         points_raw = self._one(console_list, POINTS_KEY) or {"points": []}
         history = (self._one(console_list, HISTORY_KEY) or {}).get("samples", [])
-        compliance = self._one(compliance_list, f"{COMPLIANCE_LATEST}.json")
+        compliance = self._one(compliance_list, compliance_latest_key("json"))
         downloads = {}
         for key, etag, _ in compliance_list:
             if key in DOWNLOADS:

@@ -41,9 +41,6 @@ RETRYABLE_CODES = frozenset(
 DEAD_DB_STATES = frozenset(
     {"failed", "incompatible-restore", "incompatible-parameters", "storage-full", "deleting", MISSING}
 )
-#: Catalog keys.
-PLAN_KEY = "failover/{run_id}/plan.json"
-AUDIT_KEY = "failover/{run_id}/audit.json"
 
 
 def now_utc() -> datetime:

@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from awsdr.aws import compute, route53
 from awsdr.aws.context import error_code
+from awsdr.catalog import READINESS_KEY
 from awsdr.failover import fencing
 from awsdr.failover.common import DEAD_DB_STATES, now_utc, primary_kms_key
 from awsdr.kinds import kind_for
@@ -48,7 +49,7 @@ class ReadinessError(ValueError):
 READY = "ready"
 NOT_READY = "not-ready"
 WAITING = "waiting"
-DOC_KEY = "posture/failover-readiness.json"
+DOC_KEY = READINESS_KEY
 METRIC_NAMESPACE = "AWSDR"
 METRIC_NAME = "FailoverReady"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from awsdr.catalog import LOCKED_PREFIXES
 from awsdr.iam.actions import KMS_DATA, OPERATIONS, Use
 from awsdr.policy import AsgStandby, EcsStandby
 
@@ -28,8 +29,8 @@ VERIFY_TAG = "aws:ResourceTag/awsdr:verify-run"
 OWNERSHIP_TAGS = ("awsdr:managed", "awsdr:drill", "awsdr:verify-run")
 #: Names of the temporary resources restore verification makes (``awsdr.verify.verify_name``).
 VERIFY_PREFIX = "awsdr-v"
-#: Catalog prefixes written under S3 Object Lock (``awsdr.catalog.LOCKED_PREFIXES``).
-AUDIT_PREFIXES = ("audit/", "failover/", "retention/reports/")
+#: Catalog prefixes written under S3 Object Lock.
+AUDIT_PREFIXES = LOCKED_PREFIXES
 #: Item-level DynamoDB actions a restore needs on the new table.
 TABLE_ITEMS = frozenset(
     f"dynamodb:{a}"

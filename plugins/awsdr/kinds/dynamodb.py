@@ -54,7 +54,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from awsdr.aws.context import error_code, jsonable, tag_dict, tag_list
 from awsdr.aws.idempotent import create_or_find
-from awsdr.catalog import point_index_key
+from awsdr.catalog import copies_prefix, dr_point_doc_key, point_doc_key, point_index_key, points_prefix
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -337,12 +337,12 @@ PITR_OUTSIDE = "window outside the PITR period: no cross-region copy can hold th
 
 def sidecar_key(plan: str, table: str, window: datetime) -> str:
     """``points/dynamodb/<plan>/<table>/<window stamp>.tags.json``: a backup point's tags."""
-    return f"points/dynamodb/{plan}/{table}/{window_stamp(window)}{SIDECAR_SUFFIX}"
+    return point_doc_key("dynamodb", plan, table, window, SIDECAR_SUFFIX)
 
 
 def copy_sidecar_key(region: str, plan: str, table: str, window: datetime) -> str:
     """``points/dynamodb-dr/<region>/<plan>/<table>/<window stamp>.tags.json``: an export copy's."""
-    return f"points/dynamodb-dr/{region}/{plan}/{table}/{window_stamp(window)}{SIDECAR_SUFFIX}"
+    return dr_point_doc_key("dynamodb", region, plan, table, window, SIDECAR_SUFFIX)
 
 
 def export_prefix(plan: str, table: str, window: datetime) -> str:
@@ -712,7 +712,6 @@ class DynamoDbKind(Kind):
         ``missing`` (retention then removes the sidecar).
         """
         catalog, bucket = self._catalog(ctx, region)
-        sub = f"{plan}/" if plan else ""
         client = ctx.client("dynamodb", region)
         backups = {
             b["BackupArn"]: b
@@ -720,7 +719,7 @@ class DynamoDbKind(Kind):
             if str(b.get("BackupName", "")).startswith("awsdr-") and b.get("BackupStatus") != "DELETED"
         }
         points: list[RecoveryPoint] = []
-        for key, doc in self._read_sidecars(catalog, bucket, f"points/dynamodb/{sub}"):
+        for key, doc in self._read_sidecars(catalog, bucket, points_prefix(self.name, plan)):
             if doc.get("region") != region or not doc.get("point_id"):
                 continue
             summary = backups.get(doc["point_id"])
@@ -737,7 +736,7 @@ class DynamoDbKind(Kind):
                 points.append(point)
         copies = [
             (k, d)
-            for k, d in self._read_sidecars(catalog, bucket, f"points/dynamodb-dr/{region}/{sub}")
+            for k, d in self._read_sidecars(catalog, bucket, copies_prefix(self.name, region, plan))
             if d.get("point_id")
         ]
         by_region: dict[str, list[str]] = {}
@@ -1091,10 +1090,9 @@ class DynamoDbKind(Kind):
         if not self.catalog_bucket:
             raise ValueError("DynamoDbKind.catalog_bucket is not set: no vault bucket name")
         vs3 = vault_ctx.client("s3", region)
-        sub = f"{plan}/" if plan else ""
         try:
             docs = self._read_sidecars(
-                vs3, vault_bucket_name(self.catalog_bucket, region), f"points/dynamodb/{sub}"
+                vs3, vault_bucket_name(self.catalog_bucket, region), points_prefix(self.name, plan)
             )
         except ClientError as err:
             if error_code(err) in ("NoSuchBucket", "404"):

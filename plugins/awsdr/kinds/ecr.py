@@ -60,7 +60,7 @@ from botocore.exceptions import ClientError
 
 from awsdr.aws.context import error_code, tag_dict, tag_list
 from awsdr.aws.idempotent import THROTTLING_CODES
-from awsdr.catalog import point_index_key
+from awsdr.catalog import copies_prefix, dr_point_doc_key, point_doc_key, point_index_key, points_prefix
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -119,6 +119,7 @@ DOWNLOAD_TIMEOUT = 300
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+KIND = "ecr"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 SCHEMA1 = (
     "application/vnd.docker.distribution.manifest.v1+json",
@@ -165,12 +166,12 @@ def repo_from_segment(segment: str) -> str:
 
 def point_key(plan: str, repository: str, window: datetime) -> str:
     """``points/ecr/<plan>/<repository>/<window stamp>.json``."""
-    return f"points/ecr/{plan}/{repo_segment(repository)}/{window_stamp(window)}.json"
+    return point_doc_key(KIND, plan, repo_segment(repository), window)
 
 
 def dr_point_key(region: str, plan: str, repository: str, window: datetime) -> str:
     """``points/ecr-dr/<region>/<plan>/<repository>/<window stamp>.json`` (the copy point)."""
-    return f"points/ecr-dr/{region}/{plan}/{repo_segment(repository)}/{window_stamp(window)}.json"
+    return dr_point_doc_key(KIND, region, plan, repo_segment(repository), window)
 
 
 def images_digest(images: list[dict[str, Any]]) -> str:
@@ -601,7 +602,7 @@ class EcrKind(Kind):
     ) -> dict[str, RecoveryPoint]:
         """The documents of (plan, window): one listing of ``points/ecr/<plan>/`` plus its indexes."""
         catalog, catalog_bucket = self._catalog(ctx, region)
-        prefix, name = f"points/ecr/{plan}/", f"{window_stamp(window)}.json"
+        prefix, name = points_prefix(KIND, plan), f"{window_stamp(window)}.json"
         listed = indexed_listing(
             catalog,
             catalog_bucket,
@@ -697,10 +698,9 @@ class EcrKind(Kind):
         are read themselves (pool of 8).
         """
         catalog, catalog_bucket = self._catalog(ctx, region)
-        sub = f"{plan}/" if plan else ""
         depth = 2 if plan else 3
         listed: list[tuple[str, dict[str, Any] | None]] = []
-        for prefix in (f"points/ecr/{sub}", f"points/ecr-dr/{region}/{sub}"):
+        for prefix in (points_prefix(KIND, plan), copies_prefix(KIND, region, plan)):
 
             def wanted(key: str, prefix: str = prefix) -> bool:
                 return _is_doc_key(key, prefix, depth)
@@ -781,7 +781,7 @@ class EcrKind(Kind):
         others go on) and raised together as a :class:`CaptureError`, so a retry copies only the
         rest; throttling and quota errors propagate as the botocore ClientError.
         """
-        if point.point_id.startswith("points/ecr-dr/"):
+        if point.point_id.startswith(copies_prefix(KIND)):
             raise CaptureError(f"{point.point_id} is already a DR copy")
         dctx = dest_ctx or ctx
         catalog, catalog_bucket = self._catalog(ctx, dest_region)
@@ -1037,13 +1037,13 @@ class EcrKind(Kind):
         """Repository -> the digests kept in ``region``: every DR document's images and their
         children (managed or not, held or not), and the images of primary documents whose copy to
         ``region`` is not written yet (a copy in flight reuses what is there)."""
-        dr_prefix = f"points/ecr-dr/{region}/"
+        dr_prefix, primary_prefix = copies_prefix(KIND, region), points_prefix(KIND)
         dr_keys = [k for k in list_keys(catalog, catalog_bucket, dr_prefix) if _is_doc_key(k, dr_prefix, 3)]
         copied = {k[len(dr_prefix) :] for k in dr_keys}
         primary = [
             k
-            for k in list_keys(catalog, catalog_bucket, "points/ecr/")
-            if _is_doc_key(k, "points/ecr/", 3) and k[len("points/ecr/") :] not in copied
+            for k in list_keys(catalog, catalog_bucket, primary_prefix)
+            if _is_doc_key(k, primary_prefix, 3) and k[len(primary_prefix) :] not in copied
         ]
         keep: dict[str, set[str]] = {}
 

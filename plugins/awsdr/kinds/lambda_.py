@@ -67,7 +67,7 @@ from botocore.exceptions import ClientError
 
 from awsdr.aws.context import error_code, jsonable
 from awsdr.aws.idempotent import THROTTLING_CODES
-from awsdr.catalog import point_index_key
+from awsdr.catalog import copies_prefix, dr_point_doc_key, point_doc_key, point_index_key, points_prefix
 from awsdr.copies import QUOTA_ERROR_CODES
 from awsdr.kinds.base import (
     ABSENT,
@@ -133,7 +133,7 @@ _GONE = ("ResourceNotFoundException", "404")
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 _NO_BUCKET = ("404", "NoSuchBucket", "NotFound")
 _STATES = {"Pending": CREATING, "Active": AVAILABLE, "Inactive": AVAILABLE, "Failed": FAILED}
-_PRIMARY, _COPIES = "points/lambda/", "points/lambda-dr/"
+_PRIMARY, _COPIES = points_prefix("lambda"), copies_prefix("lambda")
 
 
 def download_code(url: str) -> bytes:
@@ -155,12 +155,12 @@ def download_code(url: str) -> bytes:
 
 def doc_key(plan: str, function: str, window: datetime) -> str:
     """``points/lambda/<plan>/<function>/<window stamp>.json``: a capture's document."""
-    return f"{_PRIMARY}{plan}/{function}/{window_stamp(window)}.json"
+    return point_doc_key("lambda", plan, function, window)
 
 
 def copy_doc_key(region: str, plan: str, function: str, window: datetime) -> str:
     """``points/lambda-dr/<region>/<plan>/<function>/<window stamp>.json``: a DR copy's document."""
-    return f"{_COPIES}{region}/{plan}/{function}/{window_stamp(window)}.json"
+    return dr_point_doc_key("lambda", region, plan, function, window)
 
 
 def sha256_hex(code_sha256: str) -> str:
@@ -506,7 +506,7 @@ class LambdaKind(Kind):
         catalog, bucket = self._catalog(ctx, region)
         suffix = f"/{window_stamp(window)}.json"
         found: dict[str, RecoveryPoint] = {}
-        for key, doc in self._read_docs(catalog, bucket, f"{_PRIMARY}{plan}/", 2):
+        for key, doc in self._read_docs(catalog, bucket, points_prefix(self.name, plan), 2):
             if not key.endswith(suffix) or doc.get("region") != region:
                 continue
             point = self._doc_point(key, doc)
@@ -670,12 +670,14 @@ class LambdaKind(Kind):
         only once its code is stored; :meth:`refresh` checks the code object itself).
         """
         catalog, catalog_bucket = self._catalog(ctx, region)
-        sub, depth = (f"{plan}/", 2) if plan else ("", 3)
+        depth = 2 if plan else 3
         points: list[RecoveryPoint] = []
-        for key, doc in self._read_docs(catalog, catalog_bucket, f"{_PRIMARY}{sub}", depth):
+        for key, doc in self._read_docs(catalog, catalog_bucket, points_prefix(self.name, plan), depth):
             if doc.get("region") == region and (point := self._doc_point(key, doc)) is not None:
                 points.append(point)
-        for key, doc in self._read_docs(catalog, catalog_bucket, f"{_COPIES}{region}/{sub}", depth):
+        for key, doc in self._read_docs(
+            catalog, catalog_bucket, copies_prefix(self.name, region, plan), depth
+        ):
             if (point := self._doc_point(key, doc)) is not None:
                 points.append(point)
         return [p for p in points if plan is None or p.plan == plan]

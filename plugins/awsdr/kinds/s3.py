@@ -57,7 +57,16 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from awsdr.aws.context import chunks, error_code, jsonable, tag_dict, tag_list
-from awsdr.catalog import point_index_key
+from awsdr.catalog import (
+    S3_VAULT_INDEX_PREFIX,
+    copies_prefix,
+    dr_point_doc_key,
+    point_doc_key,
+    point_index_key,
+    points_prefix,
+    s3_copy_index_key,
+    s3_vault_index_key,
+)
 from awsdr.kinds.base import (
     ABSENT,
     AVAILABLE,
@@ -98,11 +107,14 @@ log = logging.getLogger(__name__)
 WORKERS = 16
 MANIFEST_SCHEMA = 1
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+KIND = "s3"
+#: Where the manifests of captures and of DR copies are (``points/s3/``, ``points/s3-dr/``).
+_PRIMARY, _COPIES = points_prefix(KIND), copies_prefix(KIND)
 
 
 def manifest_key(plan: str, bucket: str, window: datetime) -> str:
-    """``points/s3/<plan>/<bucket>/<window stamp>.json``."""
-    return f"points/s3/{plan}/{bucket}/{window_stamp(window)}.json"
+    """``points/s3/<plan>/<bucket>/<window stamp>.json`` (:func:`awsdr.catalog.point_doc_key`)."""
+    return point_doc_key(KIND, plan, bucket, window)
 
 
 def bucket_arn(bucket: str) -> str:
@@ -231,12 +243,12 @@ def dr_bucket_name(bucket: str, region: str) -> str:
 
 def dr_manifest_key(region: str, plan: str, bucket: str, window: datetime) -> str:
     """``points/s3-dr/<region>/<plan>/<bucket>/<window stamp>.json`` (the copy point)."""
-    return f"points/s3-dr/{region}/{plan}/{bucket}/{window_stamp(window)}.json"
+    return dr_point_doc_key(KIND, region, plan, bucket, window)
 
 
 def dr_index_key(region: str, bucket: str) -> str:
     """``points/s3-dr/<region>/<bucket>/index.json``: source version id -> DR version id."""
-    return f"points/s3-dr/{region}/{bucket}/index.json"
+    return s3_copy_index_key(region, bucket)
 
 
 def index_key_of(entry: dict[str, Any]) -> str:
@@ -1031,17 +1043,14 @@ def copy_version(
 
 
 #: The vault bucket's index of copied versions per source bucket: ``points/s3-index/<bucket>.json``.
-VAULT_INDEX_PREFIX = "points/s3-index/"
-
-
-def vault_index_key(bucket: str) -> str:
-    return f"{VAULT_INDEX_PREFIX}{bucket}.json"
+VAULT_INDEX_PREFIX = S3_VAULT_INDEX_PREFIX
+vault_index_key = s3_vault_index_key
 
 
 def vault_manifest_key(region: str, dr_key: str) -> str:
     """The vault manifest of the DR manifest ``dr_key``: ``points/s3/<plan>/<bucket>/<stamp>.json``
     in the vault bucket (the DR key without ``points/s3-dr/<region>/``)."""
-    return "points/s3/" + dr_key[len(f"points/s3-dr/{region}/") :]
+    return _PRIMARY + dr_key[len(copies_prefix(KIND, region)) :]
 
 
 def _delete_manifests(
@@ -1291,7 +1300,7 @@ class S3Kind(Kind):
         self, ctx: AwsContext, region: str, plan: str, window: datetime
     ) -> dict[str, RecoveryPoint]:
         catalog, catalog_bucket = self._catalog(ctx, region)
-        prefix, suffix = f"points/s3/{plan}/", f"/{window_stamp(window)}.json"
+        prefix, suffix = points_prefix(KIND, plan), f"/{window_stamp(window)}.json"
         found: dict[str, RecoveryPoint] = {}
         for page in catalog.get_paginator("list_objects_v2").paginate(Bucket=catalog_bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
@@ -1510,8 +1519,7 @@ class S3Kind(Kind):
         (pool of 16). Only ``awsdr:managed=true`` manifests are points.
         """
         catalog, catalog_bucket = self._catalog(ctx, region)
-        sub = f"{plan}/" if plan else ""
-        primary, copies = f"points/s3/{sub}", f"points/s3-dr/{region}/{sub}"
+        primary, copies = points_prefix(KIND, plan), copies_prefix(KIND, region, plan)
         depth = 2 if plan else 3
         listed = indexed_listing(
             catalog, catalog_bucket, primary, lambda k: _is_listing_key(k, primary, depth)
@@ -1697,7 +1705,7 @@ class S3Kind(Kind):
         not copied again. Copies run on a pool of 16; any failure (after the others are done and
         recorded in the index) is a :class:`CaptureError`, so a retry copies only the rest.
         """
-        if point.point_id.startswith("points/s3-dr/"):
+        if point.point_id.startswith(_COPIES):
             raise CaptureError(f"{point.point_id} is already a DR copy")
         dctx = dest_ctx or ctx
         catalog, catalog_bucket = self._catalog(ctx, dest_region)
@@ -1932,7 +1940,7 @@ class S3Kind(Kind):
 
     def _dr_manifests(self, catalog: Any, catalog_bucket: str, region: str) -> dict[str, list[str]]:
         """Source bucket -> its DR manifest keys in ``region`` (every plan; buckets with only an index too)."""
-        prefix = f"points/s3-dr/{region}/"
+        prefix = copies_prefix(KIND, region)
         keys = list_keys(catalog, catalog_bucket, prefix)
         out: dict[str, list[str]] = {}
         for key in keys:
@@ -1957,11 +1965,9 @@ class S3Kind(Kind):
         dr = self._dr_manifests(catalog, catalog_bucket, region)
         if vault_ctx is None:
             s3 = ctx.client("s3", region)
-            primary = list_keys(catalog, catalog_bucket, "points/s3/")
-            copies_of = {k[len(f"points/s3-dr/{region}/") :] for keys in dr.values() for k in keys}
-            pending = [
-                k for k in _listing_keys(primary, "points/s3/", 3) if k[len("points/s3/") :] not in copies_of
-            ]
+            primary = list_keys(catalog, catalog_bucket, _PRIMARY)
+            copies_of = {k[len(copies_prefix(KIND, region)) :] for keys in dr.values() for k in keys}
+            pending = [k for k in _listing_keys(primary, _PRIMARY, 3) if k[len(_PRIMARY) :] not in copies_of]
             holders = {b: (keys, catalog, catalog_bucket) for b, keys in dr.items()}
             index_of = {b: dr_index_key(region, b) for b in dr}
             index_in = (catalog, catalog_bucket)
@@ -1969,15 +1975,15 @@ class S3Kind(Kind):
             s3 = vault_ctx.client("s3", region)
             vault_catalog = vault_bucket_name(self._catalog_name(), region)
             try:
-                vault_keys = list_keys(s3, vault_catalog, "points/s3/")
+                vault_keys = list_keys(s3, vault_catalog, _PRIMARY)
             except ClientError as err:
                 if error_code(err) in _NO_BUCKET:
                     return []
                 raise
-            vaulted = _listing_keys(vault_keys, "points/s3/", 3)
-            have = {k[len("points/s3/") :] for k in vaulted}
+            vaulted = _listing_keys(vault_keys, _PRIMARY, 3)
+            have = {k[len(_PRIMARY) :] for k in vaulted}
             pending = [
-                k for keys in dr.values() for k in keys if k[len(f"points/s3-dr/{region}/") :] not in have
+                k for keys in dr.values() for k in keys if k[len(copies_prefix(KIND, region)) :] not in have
             ]
             by_bucket: dict[str, list[str]] = {}
             for k in vaulted:
@@ -2038,7 +2044,7 @@ class S3Kind(Kind):
             return outcomes
         if vault_ctx is None:
             index_in, index_bucket = self._catalog(ctx, region)
-            prefix = f"points/s3-dr/{region}/"
+            prefix = copies_prefix(KIND, region)
             index_keys = [
                 k
                 for k in list_keys(index_in, index_bucket, prefix)
@@ -2080,7 +2086,7 @@ class S3Kind(Kind):
 
     def share(self, ctx: AwsContext, point: RecoveryPoint, account_id: str) -> None:
         """Let ``account_id`` read the DR copy's bucket (bucket policy) and decrypt it (KMS grant)."""
-        if not point.point_id.startswith("points/s3-dr/"):
+        if not point.point_id.startswith(_COPIES):
             raise CaptureError(f"{point.point_id} is not a DR copy: only DR copies are shared with the vault")
         catalog, catalog_bucket = self._catalog(ctx, point.region)
         header = read_header(catalog, catalog_bucket, point.point_id)
@@ -2106,7 +2112,7 @@ class S3Kind(Kind):
         Idempotent like :meth:`copy`: versions already in the vault (its index, confirmed by one
         listing) are not copied again, and an existing vault manifest is returned.
         """
-        if not point.point_id.startswith(f"points/s3-dr/{region}/"):
+        if not point.point_id.startswith(copies_prefix(KIND, region)):
             raise CaptureError(
                 f"{point.point_id} is not a DR copy in {region}: only DR copies go to the vault"
             )
@@ -2241,7 +2247,7 @@ class S3Kind(Kind):
         """The vault manifests in ``<catalog bucket>-vault-<region>`` (managed ones only)."""
         vs3 = vault_ctx.client("s3", region)
         vault_catalog = vault_bucket_name(self._catalog_name(), region)
-        prefix = f"points/s3/{plan}/" if plan else "points/s3/"
+        prefix = points_prefix(KIND, plan)
         try:
             keys = _listing_keys(list_keys(vs3, vault_catalog, prefix), prefix, 2 if plan else 3)
         except ClientError as err:

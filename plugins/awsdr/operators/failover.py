@@ -32,13 +32,12 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from botocore.exceptions import ClientError
 
+from awsdr.catalog import failover_audit_key, failover_plan_key
 from awsdr.failover import approval as approval_text
 from awsdr.failover.common import (  # noqa: F401 - re-exported
     ALREADY,
-    AUDIT_KEY,
     DEAD_DB_STATES,
     DONE,
-    PLAN_KEY,
     RETRYABLE_CODES,
     SKIPPED,
     STEP_FAILED,
@@ -435,7 +434,7 @@ class FailoverPlanOperator(FailoverBaseOperator):
         catalog = Catalog(
             self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
         )
-        key = PLAN_KEY.format(run_id=dag_run.run_id)
+        key = failover_plan_key(dag_run.run_id)
         catalog.put_json(key, doc)
         self.log.info("Wrote s3://%s/%s", catalog.bucket, key)
         return doc
@@ -691,12 +690,12 @@ class NotifyOperator(FailoverBaseOperator):
             "task_states": states,
             "steps": results,
             "steps_not_run": not_run,
-            "plan_key": PLAN_KEY.format(run_id=dag_run.run_id),
+            "plan_key": failover_plan_key(dag_run.run_id),
         }
         catalog = Catalog(
             self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
         )
-        key = AUDIT_KEY.format(run_id=dag_run.run_id)
+        key = failover_audit_key(dag_run.run_id)
         catalog.put_json(key, audit)
         self.log.info("Wrote s3://%s/%s: %s, RTO %s s", catalog.bucket, key, outcome, audit["rto_seconds"])
         if self.policy.sns_topic_arn:

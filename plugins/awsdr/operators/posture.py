@@ -11,11 +11,22 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException
 
 from awsdr.aws.context import chunks, error_code
+from awsdr.catalog import (
+    CONSOLE_HISTORY_KEY,
+    CONSOLE_POINTS_KEY,
+    POSTURE_ALERT_STATE_KEY,
+    POSTURE_LATEST_KEY,
+    RETENTION_ORPHANS_PREFIX,
+    VERIFY_LATEST_PREFIX,
+    compliance_key,
+    compliance_latest_key,
+    manifests_prefix,
+    posture_key,
+    retention_orphans_key,
+)
 from awsdr.console import compliance, cost
 from awsdr.console.compliance import LockStatus
-from awsdr.console.data import COMPLIANCE_LATEST, append_history, history_sample, points_doc
-from awsdr.console.data import HISTORY_KEY as CONSOLE_HISTORY_KEY
-from awsdr.console.data import POINTS_KEY as CONSOLE_POINTS_KEY
+from awsdr.console.data import append_history, history_sample, points_doc
 from awsdr.kinds import kind_for
 from awsdr.operators.backup import DrBaseOperator, run_window
 from awsdr.posture import (
@@ -28,7 +39,6 @@ from awsdr.posture import (
     format_event,
     targets_from_policy,
 )
-from awsdr.retention import ORPHANS_PREFIX
 from awsdr.windows import format_window, parse_window_stamp, window_stamp
 
 if TYPE_CHECKING:
@@ -37,20 +47,14 @@ if TYPE_CHECKING:
     from awsdr.catalog import Catalog
     from awsdr.kinds.base import RecoveryPoint
 
-POSTURE_PREFIX = "posture/"
-LATEST_KEY = "posture/latest.json"
-ALERT_STATE_KEY = "posture/alert-state.json"
-VERIFY_PREFIX = "verify/latest/"
+LATEST_KEY = POSTURE_LATEST_KEY
+ALERT_STATE_KEY = POSTURE_ALERT_STATE_KEY
+VERIFY_PREFIX = VERIFY_LATEST_PREFIX
 METRIC_NAMESPACE = "AWSDR"
 #: PutMetricData takes at most 1000 values per request.
 METRIC_BATCH = 1000
 #: CloudWatch refuses data points older than two weeks; older windows are published as "now".
 _METRIC_MAX_AGE = timedelta(days=13)
-
-
-def posture_key(window: datetime) -> str:
-    """``posture/<window stamp>.json``: the posture document of one run."""
-    return f"{POSTURE_PREFIX}{window_stamp(window)}.json"
 
 
 def metric_data(doc: dict[str, Any], timestamp: datetime | None) -> list[dict[str, Any]]:
@@ -321,7 +325,7 @@ class PostureOperator(DrBaseOperator):
             return found
 
         for name in self.policy.plans:
-            prefix = f"manifests/{name}/"
+            prefix = manifests_prefix(name)
             try:
                 first = catalog.s3.list_objects_v2(Bucket=catalog.bucket, Prefix=prefix, MaxKeys=1)
                 keys = [o["Key"] for o in first.get("Contents", [])]
@@ -339,11 +343,11 @@ class PostureOperator(DrBaseOperator):
     def orphans(self, catalog: Catalog) -> dict[tuple[str, str], dict[str, str]]:
         """Retention's orphan state per (plan, kind): ``{source: first-seen-missing}``."""
         wanted = {
-            f"{ORPHANS_PREFIX}{name}/{kind}.json": (name, kind)
+            retention_orphans_key(name, kind): (name, kind)
             for name, plan in self.policy.plans.items()
             for kind in plan.select.types
         }
-        present = [k for k in catalog.list_keys(ORPHANS_PREFIX) if k in wanted]
+        present = [k for k in catalog.list_keys(RETENTION_ORPHANS_PREFIX) if k in wanted]
         docs = self._read_many(catalog, present)
         return {
             wanted[k]: {str(s): str(t) for s, t in v.items()} for k, v in docs.items() if isinstance(v, dict)
@@ -446,14 +450,13 @@ class PostureOperator(DrBaseOperator):
             vault_points=inputs.vault_points,
         )
         report = compliance.report(rows, window=window, generated_at=datetime.now(tz=UTC))
-        stamp = window_stamp(window)
-        for key in (f"compliance/{stamp}.json", f"{COMPLIANCE_LATEST}.json"):
+        for key in (compliance_key(window, "json"), compliance_latest_key("json")):
             catalog.put_json(key, report)
         for suffix, body, ctype in (
             ("csv", compliance.to_csv(rows), "text/csv"),
             ("html", compliance.to_html(report), "text/html"),
         ):
-            for key in (f"compliance/{stamp}.{suffix}", f"{COMPLIANCE_LATEST}.{suffix}"):
+            for key in (compliance_key(window, suffix), compliance_latest_key(suffix)):
                 catalog.s3.put_object(Bucket=catalog.bucket, Key=key, Body=body.encode(), ContentType=ctype)
         self.log.info(
             "Compliance report %s: %s",

@@ -122,7 +122,7 @@ class RetentionReportOperator(DrBaseOperator):
         self.kinds = kinds
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from awsdr.catalog import Catalog
+        from awsdr.catalog import Catalog, retention_report_key
 
         ti = context["ti"]
         settings = ti.xcom_pull(task_ids="validate_params") or {}
@@ -157,8 +157,7 @@ class RetentionReportOperator(DrBaseOperator):
         catalog = Catalog(
             self.ctx, self.policy.catalog_bucket, self.policy.catalog_region, audit=self.policy.audit
         )
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in context["dag_run"].run_id)
-        catalog.put_json(f"retention/reports/{safe}.json", report)
+        catalog.put_json(retention_report_key(context["dag_run"].run_id), report)
         if problems:
             raise AirflowFailException(
                 f"Retention stopped or failed for {len(problems)} groups (re-run with force=true to override "
