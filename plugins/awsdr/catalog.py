@@ -65,6 +65,12 @@ class AuditLockError(RuntimeError):
     """The catalog bucket has no S3 Object Lock and it could not be enabled."""
 
 
+def safe_run_id(run_id: str) -> str:
+    """An Airflow run id as one key segment: every character but letters, digits and ``-_.``
+    becomes ``_`` (``manual__2026-11-24T10:00:00+00:00`` -> ``manual__2026-11-24T10_00_00_00_00``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+
+
 #: ``manifests/``: the window manifests, one folder per plan.
 MANIFESTS_PREFIX = "manifests/"
 
@@ -148,20 +154,18 @@ RETENTION_AUDIT_PREFIX = f"{AUDIT_PREFIX}retention/"
 
 
 def retention_audit_key(run_id: str, stream: str, seq: int, stage: str, plan: str | None = None) -> str:
-    """``audit/retention/<run id>/<stream>[/<plan>]/<seq>.<stage>.json``.
+    """``audit/retention/<run id>/<stream>[/<plan>]/<seq>.<stage>.json`` (run id: :func:`safe_run_id`).
 
     ``stream`` is the kind (``ebs``), its vault copies (``vault-ebs``) or copied data no point names
     any more (``s3-data``, ``vault-s3-data``); the plan keeps two plans' batches of one run apart.
     """
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
     scope = f"{stream}/{plan}" if plan else stream
-    return f"{RETENTION_AUDIT_PREFIX}{safe}/{scope}/{seq:06d}.{stage}.json"
+    return f"{RETENTION_AUDIT_PREFIX}{safe_run_id(run_id)}/{scope}/{seq:06d}.{stage}.json"
 
 
 def retention_report_key(run_id: str) -> str:
-    """``retention/reports/<run id>.json``: a retention run's report."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    return f"{RETENTION_REPORTS_PREFIX}{safe}.json"
+    """``retention/reports/<run id>.json``: a retention run's report (run id: :func:`safe_run_id`)."""
+    return f"{RETENTION_REPORTS_PREFIX}{safe_run_id(run_id)}.json"
 
 
 #: ``retention/orphans/``: retention's orphan state per plan and kind.
@@ -189,9 +193,8 @@ VERIFY_LATEST_PREFIX = "verify/latest/"
 
 
 def verify_run_key(run_id: str, kind: str) -> str:
-    """``verify/runs/<run id>/<kind>.json``: one kind's results of a run."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    return f"{VERIFY_RUNS_PREFIX}{safe}/{kind}.json"
+    """``verify/runs/<run id>/<kind>.json``: one kind's results of a run (run id: :func:`safe_run_id`)."""
+    return f"{VERIFY_RUNS_PREFIX}{safe_run_id(run_id)}/{kind}.json"
 
 
 def verify_latest_key(plan: str, kind: str, source: str) -> str:
