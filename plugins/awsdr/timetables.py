@@ -84,6 +84,22 @@ class BoundedCatchupTimetable(CronTriggerTimetable):
         # Backfills iterate an explicit range (restriction.latest is set): never bounded.
         if info is None or not restriction.catchup or restriction.latest is not None:
             return info
+        return self._bounded(info)
+
+    def next_run_info_from_dag_model(self, *, dag_model: Any) -> DagRunInfo | None:
+        """The run the scheduler creates next, from the DAG's stored ``next_dagrun``, bounded too.
+
+        The scheduler creates a DAG's next run from the window it stored when it made the previous
+        run (``DagModel.next_dagrun``), not by asking :meth:`next_dagrun_info` again. After an outage
+        that stored window is the first one missed: unbounded, the scheduler ran it, then the newest
+        ``max_catchup`` (found by the real-outage test in ``tests/chaos``: three runs, not two).
+        Only this timetable's DAGs use it, and they all catch up (``catchup=True``).
+        """
+        return self._bounded(super().next_run_info_from_dag_model(dag_model=dag_model))
+
+    def _bounded(self, info: DagRunInfo | None) -> DagRunInfo | None:
+        if info is None:
+            return None
         oldest = self.oldest_catchup_window(utcnow())
         if info.run_after < oldest:
             return DagRunInfo.interval(oldest - self._interval, oldest)

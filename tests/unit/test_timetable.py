@@ -91,3 +91,25 @@ def test_serialization_round_trip():
 def test_max_catchup_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         BoundedCatchupTimetable("0 * * * *", timezone="UTC", max_catchup=0)
+
+
+def test_the_run_the_scheduler_makes_from_a_stale_stored_window_is_bounded(frozen):
+    """The scheduler makes a DAG's next run from ``DagModel.next_dagrun``, stored before the outage
+    (not from ``next_dagrun_info``): that first missed window is bounded too. Unbounded, a real
+    outage ran it and then the newest ``max_catchup`` (tests/chaos/test_scheduler_outage_live.py)."""
+    from airflow.models.dag import DagModel
+
+    t = BoundedCatchupTimetable("0 * * * *", timezone="UTC", max_catchup=2)
+    stale = pendulum.datetime(2026, 11, 20, 1, tz="UTC")  # the window after the last run before the outage
+    model = DagModel(dag_id="dr_backup_gold")
+    model.next_dagrun = stale
+    model.next_dagrun_create_after = stale
+    model.next_dagrun_data_interval = DataInterval(stale, stale)
+    info = t.next_run_info_from_dag_model(dag_model=model)
+    # the newest two windows at 10:20 are 09:00 and 10:00: the scheduler resumes at 09:00
+    assert info.run_after == info.logical_date == pendulum.datetime(2026, 11, 24, 9, tz="UTC")
+    # a recent stored window is the run as it was stored
+    recent = pendulum.datetime(2026, 11, 24, 10, tz="UTC")
+    model.next_dagrun = model.next_dagrun_create_after = recent
+    model.next_dagrun_data_interval = DataInterval(recent, recent)
+    assert t.next_run_info_from_dag_model(dag_model=model).run_after == recent
