@@ -83,7 +83,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from awsdr.kinds.base import AVAILABLE, RecoveryPoint
+from awsdr.kinds.base import AVAILABLE, RecoveryPoint, newest_copies
 from awsdr.planning.retention import ARCHIVE_RESTORE_TIME, is_archived
 from awsdr.windows import TAG_COPY_OF, TAG_LATE, format_window, parse_window, to_utc
 
@@ -296,7 +296,9 @@ def _resource(
             p for p in points if p.region == region and p.status == AVAILABLE and p.tags.get(TAG_COPY_OF)
         ]
         copies = [to_utc(p.window) for p in in_region]
-        newest = max(copies) if copies else None
+        # the newest copy's window, whatever its tier (the archive is reported beside it)
+        newest_copy = newest_copies(in_region, now, prefer_standard=False).get(source)
+        newest = to_utc(newest_copy.window) if newest_copy is not None else None
         # every copy in the archive tier: the newest usable one must come out of it first
         all_archived = bool(in_region) and all(is_archived(p.details, now) for p in in_region)
         extra = _seconds(ARCHIVE_RESTORE_TIME) if all_archived else 0

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from awsdr.catalog import verify_latest_key, verify_run_key
-from awsdr.kinds.base import AVAILABLE, RecoveryPoint
-from awsdr.planning.retention import is_archived
+from awsdr.kinds.base import BY_WINDOW, RecoveryPoint
+from awsdr.kinds.base import newest_copies as newest_of
 from awsdr.windows import (
     DYNAMODB_NAME,
     LAMBDA_NAME,
@@ -49,23 +49,11 @@ def verify_name(kind: str, run_id: str, source: str) -> str:
 
 
 def newest_copies(copies: Iterable[RecoveryPoint], now: datetime | None = None) -> dict[str, RecoveryPoint]:
-    """The newest available DR copy per source, preferring one a volume can be made from now: an
-    EBS snapshot in the archive tier (:func:`awsdr.planning.retention.is_archived`) is chosen only
-    when every copy of its source is archived (the caller then starts a restore from the archive
-    instead of restoring)."""
-    at = now or datetime.now(tz=UTC)
-    best: dict[str, RecoveryPoint] = {}
-
-    def rank(c: RecoveryPoint) -> tuple[bool, datetime, str]:
-        return (not is_archived(c.details, at), c.window, c.point_id)
-
-    for c in copies:
-        if c.status != AVAILABLE or TAG_COPY_OF not in c.tags:
-            continue
-        prior = best.get(c.source_id)
-        if prior is None or rank(c) > rank(prior):
-            best[c.source_id] = c
-    return best
+    """The newest available DR copy per source (:func:`awsdr.kinds.base.newest_copies` by window,
+    then point id: verification records and checks the copy of a window), preferring one a volume
+    can be made from now: an EBS snapshot in the archive tier is chosen only when every copy of its
+    source is archived (the caller then starts a restore from the archive instead of restoring)."""
+    return newest_of(copies, now or datetime.now(tz=UTC), by=BY_WINDOW)
 
 
 def choose(sources: list[str], *, only: set[str], sample: int | None, seed: str) -> list[str]:

@@ -302,7 +302,7 @@ def restore_function(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str,
     until it is Active. A function of that name already there is used as it is (a retry, or one
     the team deployed themselves): never replaced."""
     from awsdr.kinds import kind_for
-    from awsdr.kinds.base import AVAILABLE, CREATING, Restored
+    from awsdr.kinds.base import AVAILABLE, CREATING, Restored, newest_copies
     from awsdr.windows import TAG_COPY_OF
 
     p = step.params
@@ -317,7 +317,7 @@ def restore_function(run: Run, step: fp.Step, memo: dict[str, Any]) -> dict[str,
             raise CaptureError(
                 f"no DR copy of function {p['source']} in {step.region}: nothing to re-create it from"
             )
-        newest = max(copies, key=lambda c: c.window)
+        newest = newest_copies(copies, datetime.now(tz=UTC))[p["source"]]
         restored = kind.restore(  # type: ignore[call-arg]
             run.ctx, newest, name=p["name"], tags=p["tags"], environment=p.get("environment") or None
         )

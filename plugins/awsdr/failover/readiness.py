@@ -31,11 +31,20 @@ from awsdr.catalog import READINESS_KEY
 from awsdr.failover import fencing
 from awsdr.failover.common import DEAD_DB_STATES, now_utc, primary_kms_key
 from awsdr.kinds import kind_for
-from awsdr.kinds.base import AVAILABLE, CREATING, MISSING, CaptureError, RecoveryPoint, Restored
+from awsdr.kinds.base import (
+    BY_CAPTURED,
+    CREATING,
+    MISSING,
+    CaptureError,
+    RecoveryPoint,
+    Restored,
+    captured_time,
+)
+from awsdr.kinds.base import newest_copies as newest_of
 from awsdr.planning import failover as fp
 from awsdr.planning.retention import ARCHIVE_RESTORE_TIME, is_archived
 from awsdr.policy import AsgStandby
-from awsdr.windows import TAG_CAPTURED_AT, TAG_VERIFIED_AT, format_window, parse_window
+from awsdr.windows import TAG_VERIFIED_AT, format_window, parse_window
 
 if TYPE_CHECKING:
     from awsdr.aws.context import AwsContext
@@ -125,36 +134,18 @@ class Findings:
         (self.problems if severity == "error" else self.warnings).append(message)
 
 
-def _point_time(point: RecoveryPoint) -> datetime:
-    raw = point.tags.get(TAG_CAPTURED_AT)
-    if raw:
-        try:
-            return parse_window(raw)
-        except ValueError:
-            pass
-    return point.created_at or point.window
-
-
 def newest_copies(
     ctx: AwsContext, policy: Policy, kind: str, region: str, sources: list[str]
 ) -> dict[str, RecoveryPoint | None]:
-    """The newest *available* point of each source in ``region`` (one listing per kind), preferring
-    one in the standard tier: an archived EBS snapshot (:func:`is_archived`) is chosen only when
-    every point of its source is archived (a restore from it takes up to 72 hours more)."""
+    """The newest *available* point of each source in ``region`` (one listing per kind, every
+    plan; None: none), by when it was captured (:func:`awsdr.kinds.base.newest_copies` with
+    :data:`~awsdr.kinds.base.BY_CAPTURED`: a failover restores the newest data), any available
+    point in the region counting (``copies_only=False``), preferring one in the standard tier: an
+    archived EBS snapshot is chosen only when every point of its source is archived (a restore from
+    it takes up to 72 hours more)."""
     points = kind_for(kind, policy).list_points(ctx, region, None)
-    best: dict[str, RecoveryPoint | None] = dict.fromkeys(sources)
-    now = datetime.now(tz=UTC)
-
-    def rank(p: RecoveryPoint) -> tuple[bool, datetime]:
-        return (not is_archived(p.details, now), _point_time(p))
-
-    for point in points:
-        if point.source_id not in best or point.status != AVAILABLE:
-            continue
-        prior = best[point.source_id]
-        if prior is None or rank(point) > rank(prior):
-            best[point.source_id] = point
-    return best
+    best = newest_of(points, datetime.now(tz=UTC), by=BY_CAPTURED, copies_only=False, sources=sources)
+    return {source: best.get(source) for source in sources}
 
 
 def archive_extra_rto(point: RecoveryPoint | None, now: datetime) -> timedelta:
@@ -176,7 +167,7 @@ def _check_copy(
     if point is None:
         findings.add("error", f"{what}: no available DR copy in {region} to restore from")
         return
-    age = now - _point_time(point)
+    age = now - captured_time(point)
     plan = policy.plans.get(point.plan)
     extra = archive_extra_rto(point, now)
     if extra:

@@ -15,9 +15,11 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from awsdr.aws.context import chunks, tag_dict
-from awsdr.windows import format_window, is_product_made, parse_window
+from awsdr.planning.retention import is_archived
+from awsdr.windows import TAG_CAPTURED_AT, TAG_COPY_OF, format_window, is_product_made, parse_window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
     from awsdr.aws.context import AwsContext
@@ -117,6 +119,72 @@ class RecoveryPoint:
         values["window"] = parse_window(values["window"])
         values["created_at"] = parse_window(values["created_at"]) if values.get("created_at") else None
         return cls(**values)
+
+
+def captured_time(point: RecoveryPoint) -> datetime:
+    """When a point's data was taken: its ``awsdr:captured-at`` tag, else its creation time, else
+    its window (a late capture of an old window holds newer data than the window says)."""
+    raw = point.tags.get(TAG_CAPTURED_AT)
+    if raw:
+        try:
+            return parse_window(raw)
+        except ValueError:
+            pass
+    return point.created_at or point.window
+
+
+#: :func:`newest_copies` orders by window, then point id: the copy of the newest window protected.
+BY_WINDOW = "window"
+#: :func:`newest_copies` orders by :func:`captured_time`; of equal times the first listed wins.
+BY_CAPTURED = "captured"
+
+
+def newest_copies(
+    points: Iterable[RecoveryPoint],
+    now: datetime,
+    *,
+    by: str = BY_WINDOW,
+    copies_only: bool = True,
+    prefer_standard: bool = True,
+    sources: Iterable[str] | None = None,
+) -> dict[str, RecoveryPoint]:
+    """The newest usable DR copy of each source among ``points`` (one kind, one region).
+
+    Usable: status ``available`` and, with ``copies_only``, tagged ``awsdr:copy-of`` (a DR copy,
+    not a point captured in that region). The callers differ on purpose, and say so here:
+
+    - ``by``: :data:`BY_WINDOW` (restore verification, the Lambda re-creation, posture's RPO age:
+      the newest window protected) or :data:`BY_CAPTURED` (failover readiness: the newest data,
+      a late capture of an old window counting from when it was taken).
+    - ``prefer_standard``: a copy in the archive tier (:func:`~awsdr.planning.retention.is_archived`
+      at ``now``) is chosen only when every copy of its source is archived: a restore from it
+      waits for the archive first (verification, readiness). Posture passes False: its RPO age is
+      the newest copy's, whatever the tier (the archive is reported beside it).
+    - ``copies_only``: failover readiness passes False (any available point in the region counts).
+    - ``sources``: only these sources (default all).
+
+    :returns: source id -> its newest copy; a source without one is absent.
+    """
+    wanted = set(sources) if sources is not None else None
+    best: dict[str, RecoveryPoint] = {}
+
+    def rank(p: RecoveryPoint) -> tuple[Any, ...]:
+        standard = not prefer_standard or not is_archived(p.details, now)
+        if by == BY_CAPTURED:
+            return (standard, captured_time(p))
+        return (standard, p.window, p.point_id)
+
+    if by not in (BY_WINDOW, BY_CAPTURED):
+        raise ValueError(f"newest_copies: by={by!r} (want {BY_WINDOW!r} or {BY_CAPTURED!r})")
+    for p in points:
+        if wanted is not None and p.source_id not in wanted:
+            continue
+        if p.status != AVAILABLE or (copies_only and TAG_COPY_OF not in p.tags):
+            continue
+        prior = best.get(p.source_id)
+        if prior is None or rank(p) > rank(prior):
+            best[p.source_id] = p
+    return best
 
 
 class Kind:
