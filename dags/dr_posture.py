@@ -100,7 +100,7 @@ with DAG(
     description="RPO/RTO posture of every plan: catalog report, CloudWatch metrics, SNS alerts",
     doc_md=__doc__,
     schedule=CronTriggerTimetable("*/15 * * * *", timezone=POLICY.timezone),
-    start_date=min(p.start_date for p in POLICY.plans.values()),
+    start_date=POLICY.earliest_start,
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=30),

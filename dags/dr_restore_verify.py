@@ -26,7 +26,6 @@ import os
 from datetime import timedelta
 
 from airflow.sdk import DAG, CronTriggerTimetable, MultipleCronTriggerTimetable, Param, TriggerRule, task
-from croniter import croniter
 
 from awsdr.operators.backup import run_window
 from awsdr.operators.verify import (
@@ -36,14 +35,14 @@ from awsdr.operators.verify import (
     VerifyTeardownOperator,
     resolve_params,
 )
-from awsdr.policy import RESOURCE_TYPES, load_policy
+from awsdr.policy import load_policy
 
 POLICY = load_policy()
 #: seconds between status polls while waiting in the triggerer (the emulator setup shortens it)
 POLL_SECONDS = float(os.environ.get("AWSDR_POLL_SECONDS", "30"))
-PLANS = sorted(POLICY.plans)
-KINDS = [k for k in RESOURCE_TYPES if any(k in p.select.types for p in POLICY.plans.values())]
-CRONS = sorted({p.verify.schedule for p in POLICY.plans.values()})
+PLANS = POLICY.plan_names
+KINDS = POLICY.kinds_in_use
+CRONS = POLICY.verify_schedules
 SCHEDULE = (
     CronTriggerTimetable(CRONS[0], timezone=POLICY.timezone)
     if len(CRONS) == 1
@@ -55,7 +54,7 @@ with DAG(
     description="Restore the newest DR copies, validate them, measure RTO, tear down",
     doc_md=__doc__,
     schedule=SCHEDULE,
-    start_date=min(p.start_date for p in POLICY.plans.values()),
+    start_date=POLICY.earliest_start,
     catchup=False,
     max_active_runs=1,
     tags=["awsdr", "verify"],
@@ -92,7 +91,7 @@ with DAG(
         scheduled = None
         if "scheduled" in str(context["dag_run"].run_type).lower():
             tick = run_window(context)
-            scheduled = [n for n, p in POLICY.plans.items() if croniter.match(p.verify.schedule, tick)]
+            scheduled = POLICY.plans_verified_at(tick)
         return resolve_params(dict(context["params"]), PLANS, scheduled)
 
     settings = validate_params()

@@ -35,18 +35,18 @@ from datetime import timedelta
 from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, task
 
 from awsdr.operators.retention import ALL, PruneOperator, RetentionReportOperator, resolve_params
-from awsdr.policy import RESOURCE_TYPES, load_policy
+from awsdr.policy import load_policy
 
 POLICY = load_policy()
-PLANS = sorted(POLICY.plans)
-KINDS = [k for k in RESOURCE_TYPES if any(k in p.select.types for p in POLICY.plans.values())]
+PLANS = POLICY.plan_names
+KINDS = POLICY.kinds_in_use
 
 with DAG(
     dag_id="dr_retention",
     description="GFS retention per region with holds, breaker and audit",
     doc_md=__doc__,
     schedule=CronTriggerTimetable("15 2 * * *", timezone=POLICY.timezone),
-    start_date=min(p.start_date for p in POLICY.plans.values()),
+    start_date=POLICY.earliest_start,
     catchup=False,
     max_active_runs=1,
     tags=["awsdr", "retention"],

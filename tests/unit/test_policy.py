@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -657,16 +658,34 @@ def test_schema_rejects_a_typo_too() -> None:
         jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
 
 
-def test_schema_is_a_second_line_of_defence(monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the schema were stricter than the validator, the drift is reported with a line."""
-    strict = policy_json_schema()
-    strict["properties"]["plans"]["additionalProperties"]["properties"]["rto"]["enum"] = ["PT2H"]
-    validator = jsonschema.Draft202012Validator(strict)
-    monkeypatch.setattr(policy_mod, "_schema_validator", lambda: validator)
+@pytest.mark.parametrize(
+    ("extra", "line", "field", "kind"),
+    [
+        ("    verify: {sample: null}\n", 17, "plans.gold.verify.sample", "integer"),
+        (
+            "failover:\n  compute:\n    - {asg: web, region: ap-northeast-1, capacity: {max: 1},"
+            " instance_type: null}\n",
+            19,
+            "failover.compute[0].instance_type",
+            "string",
+        ),
+    ],
+)
+def test_the_validator_refuses_what_the_schema_check_on_load_refused(
+    extra: str, line: int, field: str, kind: str
+) -> None:
+    """The JSON Schema is not checked on load: the two nulls only it refused, the validator refuses
+    with its message (a search of mutated policies found nothing else the validator let through)."""
     with pytest.raises(PolicyError) as info:
-        parse_policy(MINIMAL, "x.yaml")
-    assert (info.value.line, info.value.field) == (10, "plans.gold.rto")
-    assert "schema" in str(info.value)
+        parse_policy(MINIMAL + extra, "x.yaml")
+    assert str(info.value) == (
+        f"x.yaml:{line}: {field}: does not match the policy schema: None is not of type '{kind}' "
+        "(expected a document valid against include/dr_policy.schema.json)"
+    )
+    # the schema says the same
+    doc = _as_json(yaml.safe_load(MINIMAL + extra))
+    with pytest.raises(jsonschema.ValidationError, match=f"None is not of type '{kind}'"):
+        jsonschema.validate(doc, policy_json_schema(), cls=jsonschema.Draft202012Validator)
 
 
 def test_cli_prints_the_schema_and_validates(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -766,3 +785,48 @@ def test_load_policy_parses_a_file_once_and_a_changed_file_again(
         with pytest.raises(PolicyError):
             load_policy(path)
     assert len(parsed) == 4
+
+
+def test_load_policy_caches_by_file_until_it_changes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    parsed: list[str] = []
+    real = policy_mod.parse_policy
+
+    def counting(text: str, source: str):
+        parsed.append(source)
+        return real(text, source)
+
+    monkeypatch.setattr(policy_mod, "parse_policy", counting)
+    path = tmp_path / "p.yaml"
+    path.write_text(MINIMAL)
+    monkeypatch.setenv("AWSDR_POLICY", str(path))  # read at call time
+    first = load_policy()
+    assert load_policy() is first
+    assert load_policy(path) is first
+    assert parsed == [str(path)]
+    # shared by every caller, so nobody can change it
+    with pytest.raises(TypeError):
+        first.plans["gold"].select.tags["dr-plan"] = "silver"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        first.kms_keys.update({"ap-northeast-1": "alias/other"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.max_catchup = 9  # type: ignore[misc]
+    assert load_policy(path).plans["gold"].select.tags == {"dr-plan": "gold"}
+    # rewritten (other content): read and validated again
+    path.write_text(MINIMAL.replace("rto: PT30M", "rto: PT45M"))
+    second = load_policy(path)
+    assert second is not first
+    assert (first.plan("gold").rto, second.plan("gold").rto) == (timedelta(minutes=30), timedelta(minutes=45))
+    assert load_policy(path) is second
+    assert len(parsed) == 2
+    # rewritten with a bad value: fails with file:line:field, and again on the next load
+    path.write_text(MINIMAL.replace("rto: PT30M", "rto: 30m"))
+    for _ in range(2):
+        with pytest.raises(PolicyError) as info:
+            load_policy(path)
+        assert (info.value.file, info.value.line, info.value.field) == (str(path), 10, "plans.gold.rto")
+        assert str(info.value).startswith(f"{path}:10: plans.gold.rto: ")
+    assert len(parsed) == 4
+    # fixed again: loaded again
+    path.write_text(MINIMAL)
+    assert load_policy(path).plan("gold").rto == timedelta(minutes=30)
+    assert len(parsed) == 5

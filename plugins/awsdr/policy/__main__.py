@@ -2,6 +2,6 @@
 
 import sys
 
-from awsdr.policy import main
+from awsdr.policy.cli import main
 
 sys.exit(main())
