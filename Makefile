@@ -46,7 +46,7 @@ soak: venv  ## 90 simulated days through every DAG's code; table, bench/results/
 	PYTHONPATH=plugins $(PY) bench/soak.py --progress $(SOAK_ARGS)
 
 .PHONY: chaos
-chaos: venv  ## faults (30% throttling, 35% lost answers) on every DAG, SIGKILL at 32 points + retry, bad input; invariants, table
+chaos: venv  ## faults (30% throttling, 35% lost answers) on every DAG, SIGKILL at 32 points + retry, a real scheduler outage, bad input; invariants, table
 	AWSDR_CHAOS=full .venv/bin/pytest -p no:cacheprovider -q -rs tests/chaos $(PYTEST_ARGS)
 
 .PHONY: iam

@@ -46,21 +46,32 @@ def outage_dags(airflow_db, demo_estate, tmp_path, monkeypatch):
 
 def _catch_up_windows(dag, last: datetime) -> list[datetime]:
     """The runs the scheduler creates after the outage: the serialized timetable, asked as the
-    scheduler asks it, one run after another until the next one would be in the future."""
+    scheduler asks it, one run after another until the next one would be in the future.
+
+    The first run after the outage comes from the window the scheduler stored when it made the
+    last run (``DagModel.next_dagrun``, the tick after ``last``, computed before the outage), through
+    ``next_run_info_from_dag_model``; each later one from ``next_dagrun_info`` after the run before.
+    """
+    from airflow.models.dag import DagModel
     from airflow.serialization.serialized_objects import DagSerialization
     from airflow.timetables.base import DataInterval, TimeRestriction
 
     timetable = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
     assert type(timetable).__name__ == "BoundedCatchupTimetable"
     restriction = TimeRestriction(earliest=pendulum.instance(dag.start_date), latest=None, catchup=True)
-    interval = DataInterval(pendulum.instance(last), pendulum.instance(last))
+    stored = pendulum.instance(last) + timedelta(days=1)  # the daily tick after the last run
+    model = DagModel(dag_id=dag.dag_id)
+    model.next_dagrun = model.next_dagrun_create_after = stored
+    model.next_dagrun_data_interval = DataInterval(stored, stored)
+    info = timetable.next_run_info_from_dag_model(dag_model=model)
     out = []
     while True:
-        info = timetable.next_dagrun_info(last_automated_data_interval=interval, restriction=restriction)
         if info is None or info.run_after > pendulum.now("UTC"):
             return out
         out.append(info.logical_date.astimezone(UTC))
-        interval = info.data_interval
+        info = timetable.next_dagrun_info(
+            last_automated_data_interval=info.data_interval, restriction=restriction
+        )
 
 
 def _silver_points(ctx) -> dict[str, list[dict]]:
