@@ -117,6 +117,22 @@ class Recorder:
         return sum(1 for op, _ in self.calls() if op == operation)
 
 
+def replica_lag_zero(cloudwatch, ident: str = "orders-db-failback") -> None:
+    """moto has no RDS metrics: what CloudWatch reports for a caught-up replica (``cloudwatch``: a
+    client in the replica's region)."""
+    cloudwatch.put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ReplicaLag",
+                "Value": 0.0,
+                "Timestamp": datetime.now(UTC),
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": ident}],
+            }
+        ],
+    )
+
+
 def record_value(ctx, name: str = "app.example.com.") -> list[dict]:
     r53 = ctx.client("route53", "us-east-1")
     zone = r53.list_hosted_zones_by_name(DNSName="example.com.")["HostedZones"][0]["Id"]

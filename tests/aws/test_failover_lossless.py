@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import DR, PRIMARY
+from failover_support import replica_lag_zero
 
 from awsdr.aws import route53
 from awsdr.failover import fencing, handlers, reconcile
@@ -236,17 +237,7 @@ def test_rds_failback_reverse_replica_waits_for_the_freeze_and_zero_lag(ctx, run
     memo["freeze_started_at"] = "2020-01-01T00:00:00Z"  # the TTL has passed
     with pytest.raises(handlers.StillWaiting, match="ReplicaLag unknown"):
         handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
-    ctx.client("cloudwatch", PRIMARY).put_metric_data(
-        Namespace="AWS/RDS",
-        MetricData=[
-            {
-                "MetricName": "ReplicaLag",
-                "Value": 0.0,
-                "Timestamp": datetime.now(UTC),
-                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "orders-db-failback"}],
-            }
-        ],
-    )
+    replica_lag_zero(ctx.client("cloudwatch", PRIMARY))
     with pytest.raises(handlers.StillWaiting, match="promoting"):
         handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)
     got = handlers.HANDLERS[fp.REVERSE_REPLICA](run, step, memo)

@@ -28,9 +28,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
-from conftest import DR, PRIMARY, ROOT, VENV_BIN, free_port, start_moto
+from conftest import DR, ROOT, VENV_BIN, free_port, start_moto
 
 from awsdr.windows import TAG_LATE, TAG_WINDOW, format_window
 from chaos.conftest import FULL, record_row
@@ -38,7 +37,7 @@ from chaos.conftest import FULL, record_row
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from test_backfill_postgres import _env as _pg_env  # noqa: E402
 from test_postgres_celery import _psql, require_postgres, stop_moto  # noqa: E402
-from test_standalone_cycle import Api, _runs, _wait, standalone  # noqa: E402
+from test_standalone_cycle import Api, _client, _runs, _wait, standalone  # noqa: E402
 
 pytestmark = [
     pytest.mark.e2e,
@@ -48,16 +47,6 @@ pytestmark = [
 UNPAUSED = ("dr_backup_silver", "dr_posture")
 OUTAGE_WINDOWS = 5
 MINUTE = timedelta(minutes=1)
-
-
-def _client(moto_url: str, service: str, region: str = PRIMARY):
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=moto_url,
-        aws_access_key_id="demo",
-        aws_secret_access_key="demo",
-    )
 
 
 def _policy(home: Path) -> Path:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import DR, PRIMARY
-from failover_support import Approver, Recorder, make_dr_copies, record_value
+from failover_support import Approver, Recorder, make_dr_copies, record_value, replica_lag_zero
 
 #: Live runs stop at the approval (issue 10): the tests answer it through the REST API
 #: (failover_support.Approver), or the policy variant says ``approval: {required: false}``.
@@ -108,20 +108,7 @@ def test_wrong_confirmation_fails_before_any_aws_call(failover_dags, failover_es
 
 
 def _replica_lag_zero(ctx, ident="orders-db-failback"):
-    """moto has no RDS metrics: what CloudWatch reports for a caught-up replica."""
-    from datetime import UTC, datetime
-
-    ctx.client("cloudwatch", PRIMARY).put_metric_data(
-        Namespace="AWS/RDS",
-        MetricData=[
-            {
-                "MetricName": "ReplicaLag",
-                "Value": 0.0,
-                "Timestamp": datetime.now(UTC),
-                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": ident}],
-            }
-        ],
-    )
+    replica_lag_zero(ctx.client("cloudwatch", PRIMARY), ident)
 
 
 def test_pilot_light_failover_dr_writes_then_lossless_failback(

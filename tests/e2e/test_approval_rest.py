@@ -28,13 +28,12 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 from conftest import DR, PRIMARY, ROOT, free_port, start_moto
-from failover_support import Recorder, make_dr_copies, widen_pitr
+from failover_support import Recorder, make_dr_copies, replica_lag_zero, widen_pitr
 from test_backfill_postgres import _env as _pg_env
 from test_postgres_celery import _psql, require_postgres, stop_moto
-from test_standalone_cycle import Api, _wait, standalone
+from test_standalone_cycle import Api, _client, _wait, standalone
 
 pytestmark = pytest.mark.e2e
 
@@ -42,16 +41,6 @@ UNPAUSED = ("dr_failover", "dr_failback")
 TIMEOUT = "PT1M"
 #: the catalog's own records (audit, plan): the only writes a runbook that changes nothing makes
 CATALOG = "/awsdr-catalog/"
-
-
-def _client(moto_url: str, service: str, region: str = PRIMARY):
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=moto_url,
-        aws_access_key_id="demo",
-        aws_secret_access_key="demo",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -139,20 +128,7 @@ def _cname(moto_url: str, name: str = "app.example.com.") -> list[str]:
 
 
 def _replica_caught_up(moto_url: str) -> None:
-    """moto has no RDS metrics: what CloudWatch reports for the caught-up home replica."""
-    from datetime import UTC, datetime
-
-    _client(moto_url, "cloudwatch", PRIMARY).put_metric_data(
-        Namespace="AWS/RDS",
-        MetricData=[
-            {
-                "MetricName": "ReplicaLag",
-                "Value": 0.0,
-                "Timestamp": datetime.now(UTC),
-                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "orders-db-failback"}],
-            }
-        ],
-    )
+    replica_lag_zero(_client(moto_url, "cloudwatch", PRIMARY))
 
 
 def _answer(api: Api, dag_id: str, run_id: str, option: str) -> dict:
