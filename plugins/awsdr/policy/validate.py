@@ -275,8 +275,8 @@ def _timezone(value: Any, path: _PathT) -> ZoneInfo:
     name = _str(value, path, expected)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _Invalid(path, f"unknown timezone {name!r}", expected) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        raise _Invalid(path, f"unknown timezone {name[:80]!r}", expected) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -768,11 +768,16 @@ def _stack(value: Any, path: _PathT, dr_regions: tuple[str, ...], base_dir: Path
         )
     else:
         candidate = Path(template) if Path(template).is_absolute() else (base_dir or Path.cwd()) / template
-        if not candidate.is_file():
+        try:
+            size = candidate.stat().st_size if candidate.is_file() else None
+        except OSError:  # a name the file system cannot hold (too long), or one it refuses to read
+            size = None
+        if size is None:
             raise _Invalid(
-                tpath, f"template file {template!r} not found (looked at {candidate})", "an existing file"
+                tpath,
+                f"template file {template[:80]!r} not found (looked at {candidate})",
+                "an existing file",
             )
-        size = candidate.stat().st_size
         if size > TEMPLATE_BODY_MAX:
             raise _Invalid(
                 tpath,
