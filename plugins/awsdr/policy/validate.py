@@ -717,6 +717,22 @@ def _bucket(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverBu
     return FailoverBucket(name=name, dr=dr)
 
 
+def _deploy_region(m: dict[str, Any], path: _PathT, dr_regions: tuple[str, ...]) -> str:
+    """The DR region a function or stack is made in: its ``region``, or the only DR region."""
+    if "region" in m:
+        region = _region(m["region"], (*path, "region"))
+        if region not in dr_regions:
+            raise _Invalid(
+                (*path, "region"), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}"
+            )
+        return region
+    if len(dr_regions) == 1:
+        return dr_regions[0]
+    raise _Invalid(
+        (*path, "region"), "missing: the policy has several DR regions", f"one of {', '.join(dr_regions)}"
+    )
+
+
 def _function(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> FailoverFunction:
     m = _keyed(value, path, _FUNCTION_KEYS, "a function ({name, region, environment})")
     name = _matching(
@@ -725,18 +741,7 @@ def _function(value: Any, path: _PathT, dr_regions: tuple[str, ...]) -> Failover
         LAMBDA_NAME_PATTERN,
         "a Lambda function name: 1-64 letters, digits, - or _",
     )
-    if "region" in m:
-        region = _region(m["region"], (*path, "region"))
-        if region not in dr_regions:
-            raise _Invalid(
-                (*path, "region"), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}"
-            )
-    elif len(dr_regions) == 1:
-        region = dr_regions[0]
-    else:
-        raise _Invalid(
-            (*path, "region"), "missing: the policy has several DR regions", f"one of {', '.join(dr_regions)}"
-        )
+    region = _deploy_region(m, path, dr_regions)
     epath = (*path, "environment")
     env: dict[str, str] = {}
     for key, val in _dict(
@@ -785,18 +790,7 @@ def _stack(value: Any, path: _PathT, dr_regions: tuple[str, ...], base_dir: Path
                 "a smaller template, or the template in S3 named by its https:// URL",
             )
         file = str(candidate.resolve())
-    if "region" in m:
-        region = _region(m["region"], (*path, "region"))
-        if region not in dr_regions:
-            raise _Invalid(
-                (*path, "region"), f"{region} is not a DR region", f"one of {', '.join(dr_regions)}"
-            )
-    elif len(dr_regions) == 1:
-        region = dr_regions[0]
-    else:
-        raise _Invalid(
-            (*path, "region"), "missing: the policy has several DR regions", f"one of {', '.join(dr_regions)}"
-        )
+    region = _deploy_region(m, path, dr_regions)
     ppath = (*path, "parameters")
     params: dict[str, str] = {}
     for key, val in _dict(
