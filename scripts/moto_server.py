@@ -52,6 +52,27 @@ def patch_pitr_clock() -> None:
     DynamoDBBackend.describe_continuous_backups = describe_continuous_backups  # type: ignore[method-assign]
 
 
+def patch_conditional_puts() -> None:
+    """S3 conditional writes (``If-Match``/``If-None-Match`` on PutObject) are atomic on AWS; moto
+    checks the ETag and then writes, so two threads of this server could both pass one ETag and the
+    second write silently replaced the first (the catalog index's lost update, seen under load).
+    Conditional PUTs are made one at a time here."""
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    lock = threading.Lock()
+    original = S3Response.put_object
+
+    def put_object(self):  # type: ignore[no-untyped-def]
+        if self.headers.get("If-Match") or self.headers.get("If-None-Match"):
+            with lock:
+                return original(self)
+        return original(self)
+
+    S3Response.put_object = put_object  # type: ignore[method-assign]
+
+
 CLOCK_PATH = "/awsdr-api/clock"
 BLOB_PATH = "/awsdr-api/ecr-blob/"
 CODE_PATH = "/awsdr-api/lambda-code/"
@@ -176,6 +197,7 @@ def install_clock_endpoint() -> None:
 
 def main() -> None:
     patch_pitr_clock()
+    patch_conditional_puts()
     patch_downloads()
     install_clock_endpoint()
     from moto.server import main as moto_main
