@@ -58,6 +58,10 @@ def stack():
     moto_url = f"http://127.0.0.1:{moto_port}"
     db_url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
     env = _pg_env(home, moto_url, api_port, db_url, policy)
+    # rounds 15 s apart, not make run's 5: a trigger that fired before the scheduler had read the
+    # deferring try's exit made Airflow fail the try ("state changed externally"), again on each
+    # retry, under a loaded CI (Airflow's race, not the runbook's)
+    env["AWSDR_POLL_SECONDS"] = "15"
     try:
         with standalone(home, moto_url, env, api_port=api_port, unpause=UNPAUSED) as (api, _proc):
             # the DR copies a failover restores from, made as dr_copy_gold makes them (the
