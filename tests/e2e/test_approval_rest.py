@@ -33,7 +33,7 @@ from conftest import DR, PRIMARY, ROOT, free_port, start_moto
 from failover_support import Recorder, make_dr_copies, replica_lag_zero, widen_pitr
 from test_backfill_postgres import _env as _pg_env
 from test_postgres_celery import _psql, require_postgres, stop_moto
-from test_standalone_cycle import Api, _client, _wait, standalone
+from test_standalone_cycle import Api, _client, _wait, asking_try_exited, standalone
 
 pytestmark = pytest.mark.e2e
 
@@ -119,6 +119,27 @@ def _states(api: Api, dag_id: str, run_id: str) -> dict[str, str]:
     return {t["task_id"]: t["state"] for t in tis["task_instances"]}
 
 
+def _why(api: Api, home: Path, dag_id: str, run_id: str) -> str:
+    """What a red run did: each task's state, the tail of each failed task's try logs, and the
+    scheduler's "state mismatch" events (a try Airflow failed from outside)."""
+    lines = [f"{dag_id} {run_id}: {_states(api, dag_id, run_id)}"]
+    run_dir = home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    for task_id, state in _states(api, dag_id, run_id).items():
+        if state in ("success", "skipped"):
+            continue
+        for log in sorted(run_dir.glob(f"task_id={task_id}/**/attempt=*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-25:]
+            lines += [f"--- {log.relative_to(run_dir)} ({state})", *tail]
+    try:
+        events = api.get(f"/api/v2/eventLogs?dag_id={dag_id}&event=state+mismatch&limit=20")["event_logs"]
+    except urllib.error.HTTPError as err:
+        events = [{"error": str(err)}]
+    lines += [
+        f"event: {e.get('task_id')} {e.get('extra')}" for e in events if e.get("run_id") in (run_id, None)
+    ]
+    return "\n".join(lines)
+
+
 def _audit(moto_url: str, run_id: str) -> dict:
     body = _client(moto_url, "s3", DR).get_object(Bucket="awsdr-catalog", Key=f"failover/{run_id}/audit.json")
     return json.loads(body["Body"].read())
@@ -135,19 +156,28 @@ def _replica_caught_up(moto_url: str) -> None:
     replica_lag_zero(_client(moto_url, "cloudwatch", PRIMARY))
 
 
-def _answer(api: Api, dag_id: str, run_id: str, option: str) -> dict:
+def _answer(api: Api, home: Path, dag_id: str, run_id: str, option: str) -> dict:
+    """Answer once the question is asked and the scheduler has read the asking try's exit
+    (``asking_try_exited``: an answer between the two meets an Airflow race; seen here, it failed
+    a failback's approval and so the run)."""
     _wait(lambda: _pending(api, dag_id, run_id), 600, f"the approval of {run_id}", interval=3)
+    _wait(
+        lambda: asking_try_exited(home, dag_id, run_id),
+        300,
+        f"the scheduler to read {run_id}'s asking try",
+        1,
+    )
     return api.patch(_hitl_path(dag_id, run_id), {"chosen_options": [option], "params_input": {}})
 
 
 def test_reject_and_no_answer_change_nothing_approve_fails_over_and_back(stack):
-    api, moto_url = stack["api"], stack["moto"]
+    api, moto_url, home = stack["api"], stack["moto"], stack["home"]
     assert _cname(moto_url) == [f"app.{PRIMARY}.example.com"]
 
     # 1. rejected through the REST API: green, audited, nothing changed
     with Recorder(moto_url) as rec:
         run_id = _start(api, "dr_failover", "rest test: rejected")
-        answered = _answer(api, "dr_failover", run_id, "Reject")
+        answered = _answer(api, home, "dr_failover", run_id, "Reject")
         assert answered["chosen_options"] == ["Reject"], answered
         assert answered["responded_by"]["name"] == "admin", answered
         run = _wait(lambda: _done(api, "dr_failover", run_id), 600, "the rejected failover", interval=5)
@@ -183,9 +213,9 @@ def test_reject_and_no_answer_change_nothing_approve_fails_over_and_back(stack):
 
     # 3. approved through the REST API: the failover runs to the end
     run_id = _start(api, "dr_failover", "rest test: approved")
-    _answer(api, "dr_failover", run_id, "Approve")
+    _answer(api, home, "dr_failover", run_id, "Approve")
     run = _wait(lambda: _done(api, "dr_failover", run_id), 1200, "the approved failover", interval=5)
-    assert run["state"] == "success", _states(api, "dr_failover", run_id)
+    assert run["state"] == "success", _why(api, home, "dr_failover", run_id)
     audit = _audit(moto_url, run_id)
     assert (audit["approval"]["decision"], audit["approval"]["by"]) == ("approved", "admin"), audit[
         "approval"
@@ -201,14 +231,14 @@ def test_reject_and_no_answer_change_nothing_approve_fails_over_and_back(stack):
 
     # 4. the failback, approved the same way: traffic is home again
     run_id = _start(api, "dr_failback", "rest test: home again")
-    _answer(api, "dr_failback", run_id, "Approve")
+    _answer(api, home, "dr_failback", run_id, "Approve")
     run = _wait(
         lambda: (_replica_caught_up(moto_url), _done(api, "dr_failback", run_id))[1],
         1200,
         "the approved failback",
         interval=5,
     )
-    assert run["state"] == "success", _states(api, "dr_failback", run_id)
+    assert run["state"] == "success", _why(api, home, "dr_failback", run_id)
     audit = _audit(moto_url, run_id)
     assert (audit["approval"]["decision"], audit["approval"]["by"]) == ("approved", "admin"), audit[
         "approval"

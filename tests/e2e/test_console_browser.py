@@ -34,7 +34,7 @@ import pytest
 from conftest import DR, ROOT, free_port, start_moto
 from test_backfill_postgres import _env as _pg_env
 from test_postgres_celery import _patient, _psql, require_postgres, stop_moto
-from test_standalone_cycle import Api, _runs, _wait, standalone
+from test_standalone_cycle import Api, _runs, _wait, asking_try_exited, standalone
 
 pytestmark = pytest.mark.e2e
 
@@ -261,6 +261,12 @@ def test_console_failover_form_backfill_and_approval_in_a_real_browser(stack):
         subject = page.get_by_text("Approve the failover to").first
         _wait(
             lambda: (page.reload(), subject.count())[1], 600, "the approval in Required Actions", interval=5
+        )
+        _wait(
+            lambda: asking_try_exited(stack["home"], "dr_failover", live["dag_run_id"]),
+            300,
+            "the scheduler to read the asking try's exit",
+            interval=1,
         )
         subject.click()
         page.wait_for_url(lambda u: "/tasks/approval/required_actions" in u)

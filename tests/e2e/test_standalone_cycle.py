@@ -99,6 +99,19 @@ def _runs(api: Api, dag_id: str) -> list[dict]:
         raise
 
 
+def asking_try_exited(home: Path, dag_id: str, run_id: str, task_id: str = "approval") -> bool:
+    """The scheduler (in ``standalone``'s log) has read the exit of the try that now awaits an answer.
+
+    Answer a HITL task only after this: an answer in the second between the ask and this read
+    resumes the task at once, the LocalExecutor then reports the asking try's exit under the
+    resumed try's key, and the scheduler fails the resumed try as "state changed externally"
+    (Airflow's race; a person answering never meets it, a script can).
+    """
+    line = f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id}, run_id={run_id},"
+    text = (home / "standalone.log").read_text(errors="replace")
+    return any(line in row and "state=awaiting_input" in row for row in text.splitlines())
+
+
 @contextlib.contextmanager
 def standalone(
     home: Path,
