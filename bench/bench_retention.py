@@ -1,6 +1,13 @@
-"""Benchmark: the retention planner on 100,000 synthetic recovery points.
+"""Benchmark: the retention planner on 100,000 and on 1,000,000 synthetic recovery points.
 
-500 resources x 2 regions (primary + DR) x 100 hourly windows. Every DR point is a completed copy
+``retention_planner_100k``: 500 resources x 2 regions (primary + DR) x 100 hourly windows, kept by
+the demo's GFS rules (most points go).
+
+``retention_planner_1m`` (issue 13's B3): 5,000 resources x 2 regions x 100 hourly windows, in
+steady state: the rules keep 99 hourly points per resource and region, so one window ages out of
+each: about 10,000 deletes in a million points.
+
+In both: Every DR point is a completed copy
 of the primary point of the same window, one in ten DR copies carries ``verified_at``, a few
 points are held, incomplete or unmanaged, and the GFS periods are computed in Europe/Berlin
 across the 2026 autumn DST fall-back, so the zone conversions are real work.
@@ -24,6 +31,7 @@ from pathlib import Path
 from awsdr.planning.retention import Gfs, PointInfo, plan_retention
 
 RESOURCES = 500
+RESOURCES_1M = 5_000
 WINDOWS = 100
 REPEATS = 5
 TZ = "Europe/Berlin"
@@ -33,14 +41,16 @@ RULES = {
     "primary": Gfs(hourly=24, daily=7),
     "dr": Gfs(daily=14, weekly=8, monthly=12, yearly=3),
 }
+#: B3's steady state: one window ages out of each resource and region
+RULES_1M = {"primary": Gfs(hourly=WINDOWS - 1), "dr": Gfs(hourly=WINDOWS - 1)}
 OUT = Path(__file__).resolve().parent / "results" / "retention.json"
 
 
-def build_points() -> list[PointInfo]:
-    """The synthetic estate: ``RESOURCES * 2 * WINDOWS`` points."""
+def build_points(resources: int = RESOURCES) -> list[PointInfo]:
+    """The synthetic estate: ``resources * 2 * WINDOWS`` points."""
     windows = [FIRST_WINDOW + timedelta(hours=h) for h in range(WINDOWS)]
     points: list[PointInfo] = []
-    for r in range(RESOURCES):
+    for r in range(resources):
         source = f"vol-{r:08x}"
         for w, window in enumerate(windows):
             primary_id = f"arn:aws:ec2:ap-northeast-2::snapshot/snap-{r:06d}{w:04d}p"
@@ -79,10 +89,10 @@ def build_points() -> list[PointInfo]:
     return points
 
 
-def run(points: list[PointInfo], now: datetime, existing: set[str]):
+def run(points: list[PointInfo], now: datetime, existing: set[str], rules: dict[str, Gfs] = RULES):
     return plan_retention(
         points,
-        rules=RULES,
+        rules=rules,
         tz=TZ,
         now=now,
         existing_sources=existing,
@@ -91,38 +101,44 @@ def run(points: list[PointInfo], now: datetime, existing: set[str]):
     )
 
 
-def main() -> None:
-    points = build_points()
+def measure(name: str, resources: int, rules: dict[str, Gfs], repeats: int) -> dict:
+    """Best and median of ``repeats`` timed plans, then one plan under tracemalloc for the peak."""
+    points = build_points(resources)
     now = FIRST_WINDOW + timedelta(hours=WINDOWS)
     # One resource in fifty has vanished (grace starts now: all its points kept).
-    existing = {f"vol-{r:08x}" for r in range(RESOURCES) if r % 50}
+    existing = {f"vol-{r:08x}" for r in range(resources) if r % 50}
 
     times: list[float] = []
     plan = None
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         start = time.perf_counter()
-        plan = run(points, now, existing)
+        plan = run(points, now, existing, rules)
         times.append(time.perf_counter() - start)
     assert plan is not None
 
     tracemalloc.start()
-    run(points, now, existing)
+    run(points, now, existing, rules)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
     summary = plan.summary()
-    result = {
-        "name": "retention_planner_100k",
+    return {
+        "name": name,
         "points": len(points),
         "seconds_best": round(min(times), 4),
         "seconds_median": round(statistics.median(times), 4),
         "peak_mib": round(peak / 2**20, 2),
-        "repeats": REPEATS,
+        "repeats": repeats,
         "tz": TZ,
         "kept": summary["kept"],
         "deleted": summary["deleted"],
         "blocked_groups": summary["blocked"],
     }
+
+
+def main() -> None:
+    result = measure("retention_planner_100k", RESOURCES, RULES, REPEATS)
+    result["b3_1m"] = measure("retention_planner_1m", RESOURCES_1M, RULES_1M, 3)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

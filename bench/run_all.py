@@ -1,6 +1,6 @@
 """``make bench``: every benchmark, each writing JSON under ``bench/results/``.
 
-- ``retention.json``: the retention planner on 100,000 points (``bench_retention.py``).
+- ``retention.json``: the retention planner on 100,000 points and on 1,000,000 (B3) (``bench_retention.py``).
 - ``policy_parse.json``: parsing and validating a policy with 50 plans.
 - ``capture_scale.json``: capturing N EBS volumes in one task against a local moto server:
   wall time, peak memory of the engine, and the AWS calls made by operation (from moto's

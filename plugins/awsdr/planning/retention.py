@@ -118,7 +118,7 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -254,9 +254,9 @@ class Gfs:
 RetentionRule: TypeAlias = Gfs | Mapping[str, int] | Any
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What happens to one point.
+class Decision(NamedTuple):
+    """What happens to one point (immutable; a named tuple: the planner makes one per point, a
+    million in a large estate, and a tuple is made three times faster than a frozen dataclass).
 
     :param rule: the rule that decided (first applicable keep rule in precedence order,
         ``"breaker"``, or for deletes ``"expired"`` / ``"failed-stale"``).
@@ -377,17 +377,20 @@ def _representatives(
     active = [(g, count, _GFS_BITS[g]) for g, count in enumerate(counts) if count > 0]
     best: list[dict[Any, tuple[datetime, str, int]]] = [{} for _ in active]
     newest: tuple[datetime, str, int] | None = None
+    # (window, id) compared without slicing: this loop runs once per point and group
     for entry in entries:
-        if newest is None or entry[:2] > newest[:2]:
+        window = entry[0]
+        if newest is None or window > newest[0] or (window == newest[0] and entry[1] > newest[1]):
             newest = entry
         if not active:
             continue
-        keys = periods(entry[0])
+        keys = periods(window)
         for slot, (g, _count, _bit) in enumerate(active):
             reps = best[slot]
-            current = reps.get(keys[g])
-            if current is None or entry[:2] > current[:2]:
-                reps[keys[g]] = entry
+            key = keys[g]
+            current = reps.get(key)
+            if current is None or window > current[0] or (window == current[0] and entry[1] > current[1]):
+                reps[key] = entry
     out = [
         (bit, [e[2] for e in heapq.nlargest(count, best[slot].values(), key=lambda e: e[:2])])
         for slot, (_g, count, bit) in enumerate(active)
@@ -607,7 +610,7 @@ def plan_retention(
             continue
         mask = masks[i]
         if mask:
-            why = names(mask)
+            why = reason_names.get(mask) or names(mask)
             decisions.append(Decision(p, True, why[0], why))
             continue
         decisions.append(Decision(p, False, "expired" if p.completed else "failed-stale"))
