@@ -192,6 +192,11 @@ def test_copy_exports_with_dr_key_tags_and_is_idempotent(ctx, monkeypatch):
     assert [(p.point_id, p.status) for p in listed] == [(made.point_id, AVAILABLE)]
     assert listed[0].tags == tags
     assert [p.point_id for p in kind.list_points(ctx, PRIMARY)] == [point.point_id]
+    # a copy pass lists a destination's copies alone: the same copies, and the backups are not
+    assert [(p.point_id, p.status, p.tags) for p in kind.list_copies(ctx, DR)] == [
+        (made.point_id, AVAILABLE, tags)
+    ]
+    assert kind.list_copies(ctx, PRIMARY) == []
 
     again = kind.copy(ctx, point, dest_region=DR, kms_key_id="alias/awsdr", tags=tags)
     assert again.point_id == made.point_id
@@ -212,8 +217,14 @@ def test_copy_needs_pitr_and_a_window_inside_its_period(ctx, monkeypatch):
         kind.copy(ctx, ledger, dest_region=DR, kms_key_id="alias/awsdr", tags=copy_tags(ledger))
     recent = datetime.now(UTC) - timedelta(minutes=10)
     _pitr_period(monkeypatch, recent, recent)  # the backup is newer than PITR's latest: wait
+    calls: list[str] = []
+    for client in (ctx.client("dynamodb", PRIMARY), ctx.client("s3", DR)):
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     with pytest.raises(RetryLater, match="newer than the latest"):
         kind.copy(ctx, orders, dest_region=DR, kms_key_id="alias/awsdr", tags=copy_tags(orders))
+    # a copy that waits for PITR reads PITR and nothing else (no sidecar, no DescribeTable)
+    assert calls == ["DescribeContinuousBackups"], calls
+    calls.clear()
     later = datetime.now(UTC) + timedelta(hours=1)
     _pitr_period(monkeypatch, later, later)  # both are older than PITR's earliest: never possible
     with pytest.raises(CaptureError, match=PITR_OUTSIDE):

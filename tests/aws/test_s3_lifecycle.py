@@ -378,3 +378,33 @@ def test_prune_removes_only_unreferenced_copied_versions(ctx):
     gone = prune_dr_versions(ctx, DR, DR_BUCKET, set())
     assert len(gone) == 2
     assert {x["VersionId"] for x in _dr_versions(ctx)} == {foreign}
+
+
+def test_threads_meeting_one_new_bucket_configure_it_once(ctx):
+    """Copy threads that reach one DR bucket together configure it once (the first holds that
+    bucket's lock; the others find it ready), not once per thread."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from awsdr.kinds.s3 import ensure_bucket
+
+    key = ctx.client("kms", DR).create_key(Description="awsdr DR key")["KeyMetadata"]["Arn"]
+    s3 = ctx.create_client("s3", DR)
+    heads = []
+    lock = threading.Lock()
+
+    def slow_head(**_):
+        with lock:
+            heads.append(1)
+        time.sleep(0.3)  # long enough for every thread to pass a ready check made without a lock
+
+    s3.meta.events.register("before-call.s3.HeadBucket", slow_head)
+    ready: set[str] = set()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(
+            pool.map(lambda _: ensure_bucket(s3, "awsdr-dr-once", DR, kms_key_arn=key, ready=ready), range(4))
+        )
+    assert len(heads) == 1
+    assert s3.get_bucket_versioning(Bucket="awsdr-dr-once")["Status"] == "Enabled"
+    assert ready == {f"awsdr-dr-once|{DR}|{key}"}

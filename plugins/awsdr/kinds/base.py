@@ -276,6 +276,12 @@ class Kind:
         """
         raise NotImplementedError
 
+    def list_copies(self, ctx: AwsContext, region: str) -> list[RecoveryPoint]:
+        """The copies of this kind held in ``region``, of any plan (those carrying ``awsdr:copy-of``):
+        what a copy pass needs of a destination (the copies made and those in flight, for the
+        quota). Kinds that can list their copies apart from their own points do so."""
+        return [p for p in self.list_points(ctx, region, None) if TAG_COPY_OF in p.tags]
+
     # --- copy (cross-region, cross-account) ----------------------------------------------------
 
     #: ``copy`` takes ``listed=True`` (the planner has just listed the destination and found no

@@ -45,7 +45,6 @@ import base64
 import hashlib
 import json
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -213,11 +212,12 @@ def pitr_export(
     kms_key_id: str | None = None,
     bucket_owner: str | None = None,
     attempt: int = 0,
+    pitr: dict[str, Any] | None = None,
 ) -> str:
     """Export the table as it was at ``export_time`` to ``s3://bucket/prefix``; returns the ExportArn.
 
     ``export_time`` must lie inside the table's PITR window (checked first: :class:`CaptureError`
-    otherwise). The bucket may be in another region (``bucket_region``: its owner account is
+    otherwise; ``pitr``: the table's :func:`pitr_status` the caller has just read, not read again). The bucket may be in another region (``bucket_region``: its owner account is
     looked up there unless ``bucket_owner`` is given). ``kms_key_id`` (a key ARN) encrypts the
     exported objects with SSE-KMS. A deterministic client token makes a retry return the same
     export (AWS keeps tokens 8 hours; moto ignores them); ``attempt`` > 0 starts a fresh export
@@ -228,7 +228,7 @@ def pitr_export(
         raise ValueError(f"naive export time {export_time!r}")
     when = export_time.astimezone(UTC)  # sub-second precision kept: PITR bounds have milliseconds
     try:
-        status = pitr_status(client, table_name_of(table_arn))
+        status = pitr if pitr is not None else pitr_status(client, table_name_of(table_arn))
     except ClientError as err:
         raise CaptureError(f"{error_code(err)}: {err}") from err
     if not status["pitr_enabled"]:
@@ -436,7 +436,6 @@ class DynamoDbKind(Kind):
         self.catalog_bucket = catalog_bucket
         self.catalog_region = catalog_region
         self._ready: set[str] = set()
-        self._lock = threading.Lock()
 
     def _catalog(self, ctx: AwsContext, region: str) -> tuple[Any, str]:
         if not self.catalog_bucket:
@@ -734,6 +733,18 @@ class DynamoDbKind(Kind):
             point = self._sidecar_point(key, doc, status, created, extra)
             if point is not None:
                 points.append(point)
+        points += self._export_copies(ctx, region, plan)
+        return [p for p in points if plan is None or p.plan == plan]
+
+    def list_copies(self, ctx: AwsContext, region: str) -> list[RecoveryPoint]:
+        """The export copies held in ``region`` (any plan): their sidecars and DescribeExport, no
+        ListBackups and no read of the region's own backup sidecars (a copy pass lists each DR
+        region this way on every round)."""
+        return self._export_copies(ctx, region, None)
+
+    def _export_copies(self, ctx: AwsContext, region: str, plan: str | None) -> list[RecoveryPoint]:
+        catalog, bucket = self._catalog(ctx, region)
+        points: list[RecoveryPoint] = []
         copies = [
             (k, d)
             for k, d in self._read_sidecars(catalog, bucket, copies_prefix(self.name, region, plan))
@@ -815,24 +826,14 @@ class DynamoDbKind(Kind):
         catalog, catalog_bucket = self._catalog(ctx, dest_region)
         table = point.source_id
         key = copy_sidecar_key(dest_region, point.plan, table, point.window)
-        try:
-            prior, prior_etag = get_doc(catalog, catalog_bucket, key)
-        except ClientError as err:
-            raise CaptureError(f"copy sidecar {key}: {error_code(err)}: {err}") from err
-        attempt = 0
-        if prior is not None:
-            found = self._copy_from_sidecar(ctx, key, prior)
-            if found is not None and found.status not in (FAILED, MISSING):
-                return found
-            attempt = int(prior.get("attempt", 0)) + 1
         src = ctx.client("dynamodb", point.region)
+        # PITR first: while its latest restorable time trails the window (minutes after each
+        # backup on AWS), no export of this window can exist yet, and the pass that waits makes
+        # this one call (no sidecar read, no DescribeTable)
         try:
-            desc = src.describe_table(TableName=table)["Table"]
             pitr = pitr_status(src, table)
         except ClientError as err:
             raise CaptureError(f"{error_code(err)}: table {table}: {err}") from err
-        if not pitr["pitr_enabled"]:
-            raise CaptureError(f"{PITR_OFF} on {table}: enable it to copy DynamoDB across regions")
         earliest, latest = _when(pitr["earliest_restorable"]), _when(pitr["latest_restorable"])
         export_time = next(
             (
@@ -843,7 +844,8 @@ class DynamoDbKind(Kind):
             None,
         )
         if (
-            export_time is None
+            pitr["pitr_enabled"]
+            and export_time is None
             and latest is not None
             and any(t is not None and t > latest for t in (point.window, point.created_at))
         ):
@@ -852,10 +854,25 @@ class DynamoDbKind(Kind):
             # moment needed that much later (plus a second's margin)
             raise RetryLater(
                 f"{table}: window {format_window(point.window)} (or the backup's time) is newer than the latest "
-                "restorable time "
-                f"{pitr['latest_restorable']} (PITR trails the table by minutes); the copy waits",
+                f"restorable time {pitr['latest_restorable']} (PITR trails the table by minutes); the copy waits",
                 retry_at=datetime.now(UTC) + (needed - latest) + timedelta(seconds=1),
             )
+        try:
+            prior, prior_etag = get_doc(catalog, catalog_bucket, key)
+        except ClientError as err:
+            raise CaptureError(f"copy sidecar {key}: {error_code(err)}: {err}") from err
+        attempt = 0
+        if prior is not None:
+            found = self._copy_from_sidecar(ctx, key, prior)
+            if found is not None and found.status not in (FAILED, MISSING):
+                return found
+            attempt = int(prior.get("attempt", 0)) + 1
+        try:
+            desc = src.describe_table(TableName=table)["Table"]
+        except ClientError as err:
+            raise CaptureError(f"{error_code(err)}: table {table}: {err}") from err
+        if not pitr["pitr_enabled"]:
+            raise CaptureError(f"{PITR_OFF} on {table}: enable it to copy DynamoDB across regions")
         if export_time is None:
             raise CaptureError(
                 f"{PITR_OUTSIDE} ({table}: window {format_window(point.window)}, PITR "
@@ -869,7 +886,6 @@ class DynamoDbKind(Kind):
             dest_region,
             kms_key_arn=kms_arn,
             ready=self._ready,
-            lock=self._lock,
         )
         prefix = export_prefix(point.plan, table, point.window)
         export_arn = pitr_export(
@@ -883,6 +899,7 @@ class DynamoDbKind(Kind):
             kms_key_id=kms_arn,
             bucket_owner=dctx.account_id(dest_region),
             attempt=attempt,
+            pitr=pitr,
         )
         carried = (prior or {}).get("tags") or {}
         doc_tags = dict(tags)
@@ -1006,7 +1023,6 @@ class DynamoDbKind(Kind):
             kms_key_arn=kms_arn,
             tags={"awsdr:vault": "true"},
             ready=self._ready,
-            lock=self._lock,
         )
         self.share(ctx, point, account_id)
         prefix = export_prefix(point.plan, point.source_id, point.window)

@@ -56,7 +56,6 @@ import binascii
 import hashlib
 import json
 import logging
-import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -293,7 +292,6 @@ class LambdaKind(Kind):
         #: code objects younger than this are never pruned (a capture stores code, then its document)
         self.prune_grace = timedelta(hours=1)
         self._ready: set[str] = set()
-        self._lock = threading.Lock()
 
     # --- catalog and code buckets -------------------------------------------------------------------
 
@@ -319,7 +317,6 @@ class LambdaKind(Kind):
             kms_key_arn=kms_arn,
             tags={"awsdr:lambda-code": "true"},
             ready=self._ready,
-            lock=self._lock,
         )
         return bucket, kms_arn
 

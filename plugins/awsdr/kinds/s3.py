@@ -276,17 +276,41 @@ def ensure_bucket(
     kms_key_arn: str,
     tags: dict[str, str] | None = None,
     ready: set[str] | None = None,
-    lock: threading.Lock | None = None,
 ) -> None:
     """Make sure ``bucket`` exists in ``region``: versioning on, SSE-KMS with the key, no public access.
 
     Created when missing (tagged with ``tags`` then); the settings are (re)applied once per
     ``ready`` set, so a bucket half-configured by an interrupted run gets fixed. A bucket of that
     name owned by another account or in another region is a :class:`CaptureError`.
+
+    Copy threads that meet one bucket at once configure it once: the first holds that bucket's
+    lock, the others find it ready (other buckets are not held up).
     """
     marker = f"{bucket}|{region}|{kms_key_arn}"
-    if ready is not None and marker in ready:
+    if ready is None:
+        _configure_bucket(s3, bucket, region, kms_key_arn=kms_key_arn, tags=tags)
         return
+    if marker in ready:
+        return
+    with _bucket_lock(marker):
+        if marker in ready:
+            return
+        _configure_bucket(s3, bucket, region, kms_key_arn=kms_key_arn, tags=tags)
+        ready.add(marker)
+
+
+_BUCKET_LOCKS: dict[str, threading.Lock] = {}
+_BUCKET_LOCKS_GUARD = threading.Lock()
+
+
+def _bucket_lock(marker: str) -> threading.Lock:
+    with _BUCKET_LOCKS_GUARD:
+        return _BUCKET_LOCKS.setdefault(marker, threading.Lock())
+
+
+def _configure_bucket(
+    s3: Any, bucket: str, region: str, *, kms_key_arn: str, tags: dict[str, str] | None
+) -> None:
     created = False
     try:
         s3.head_bucket(Bucket=bucket)
@@ -337,12 +361,6 @@ def ensure_bucket(
             s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(tags)})
     except ClientError as err:
         raise CaptureError(f"cannot configure bucket {bucket}: {error_code(err)}: {err}") from err
-    if ready is not None:
-        if lock is None:
-            ready.add(marker)
-        else:
-            with lock:
-                ready.add(marker)
 
 
 def get_doc(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -1172,7 +1190,6 @@ class S3Kind(Kind):
         self.copy_limit = COPY_LIMIT
         self.part_size = PART_SIZE
         self._ready: set[str] = set()
-        self._lock = threading.Lock()
 
     # --- catalog ------------------------------------------------------------------------------
 
@@ -1731,7 +1748,6 @@ class S3Kind(Kind):
                 kms_key_arn=kms_arn,
                 tags={"awsdr:dr-bucket-of": bucket},
                 ready=self._ready,
-                lock=self._lock,
             )
         index_key = dr_index_key(dest_region, bucket)
         try:
@@ -2141,9 +2157,7 @@ class S3Kind(Kind):
             (vault_catalog, {"awsdr:vault": "true"}),
             (data_bucket, {"awsdr:vault-of": bucket}),
         ):
-            ensure_bucket(
-                vs3, name, region, kms_key_arn=kms_arn, tags=btags, ready=self._ready, lock=self._lock
-            )
+            ensure_bucket(vs3, name, region, kms_key_arn=kms_arn, tags=btags, ready=self._ready)
         self.share(ctx, point, account_id)
         index_key = vault_index_key(bucket)
         try:

@@ -134,7 +134,7 @@ class CopyOperator(DrBaseOperator):
         kind, ctx, policy = self._k, self.ctx, self.policy
         regions = list(policy.dr_regions)
         sources = [p for p in kind.list_points(ctx, policy.primary_region, self.plan) if not is_copy(p)]
-        copies = {r: kind.list_points(ctx, r, None) for r in regions}
+        copies = {r: kind.list_copies(ctx, r) for r in regions}
         plan = plan_copies(
             sources, copies, regions, rule=policy.plans[self.plan].retention.dr, tz=policy.timezone
         )
