@@ -217,7 +217,8 @@ def pitr_export(
     """Export the table as it was at ``export_time`` to ``s3://bucket/prefix``; returns the ExportArn.
 
     ``export_time`` must lie inside the table's PITR window (checked first: :class:`CaptureError`
-    otherwise; ``pitr``: the table's :func:`pitr_status` the caller has just read, not read again). The bucket may be in another region (``bucket_region``: its owner account is
+    otherwise; ``pitr``: the table's :func:`pitr_status` the caller has just read, not read
+    again). The bucket may be in another region (``bucket_region``: its owner account is
     looked up there unless ``bucket_owner`` is given). ``kms_key_id`` (a key ARN) encrypts the
     exported objects with SSE-KMS. A deterministic client token makes a retry return the same
     export (AWS keeps tokens 8 hours; moto ignores them); ``attempt`` > 0 starts a fresh export
